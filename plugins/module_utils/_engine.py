@@ -1,0 +1,290 @@
+# -*- coding: utf-8 -*-
+# Copyright: ebpf.bcc contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The counting engine: options in, a result dictionary out.
+
+    validate -> resolve -> plan -> (check mode stops here)
+    compile -> attach -> arm -> count for the window -> disarm -> read -> detach
+
+Counting is switched on and off by a flag in a map, so the window is exactly
+the time between the two flips and nothing of set-up or teardown is counted.
+Whatever happens, everything attached is detached before returning.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+
+from ansible_collections.ebpf.bcc.plugins.module_utils import _attach
+from ansible_collections.ebpf.bcc.plugins.module_utils import _bpfsys as bpfsys
+from ansible_collections.ebpf.bcc.plugins.module_utils import _host
+from ansible_collections.ebpf.bcc.plugins.module_utils import _patterns as P
+from ansible_collections.ebpf.bcc.plugins.module_utils import _resolve
+from ansible_collections.ebpf.bcc.plugins.module_utils import _result
+from ansible_collections.ebpf.bcc.plugins.module_utils._capabilities import Capabilities
+from ansible_collections.ebpf.bcc.plugins.module_utils._errors import FuncCountError
+
+MISSING_CHOICES = ('warn', 'error', 'ignore')
+DEFAULTS = {
+    'regexp': False, 'duration': 10.0, 'interval': None, 'pid': None, 'cpu': None, 'max_probes': 1000,
+    'missing': 'warn', 'include_zero': False, 'attach': None, 'cookies': 'auto',
+}
+MAX_DURATION = 7 * 24 * 3600.0
+MIN_INTERVAL = 0.01
+
+
+class Options(object):
+    def __init__(self, patterns, **kwargs):
+        unknown = set(kwargs) - set(DEFAULTS)
+        if unknown:
+            raise TypeError('unknown options: %s' % ', '.join(sorted(unknown)))
+        values = dict(DEFAULTS)
+        values.update((k, v) for k, v in kwargs.items() if v is not None)
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        self.patterns = list(patterns or [])
+        for name, value in values.items():
+            setattr(self, name, value)
+
+
+def validate(opts):
+    """Check options that do not need the host; raises FuncCountError."""
+    if not opts.patterns:
+        raise FuncCountError('No pattern was given; set patterns to at least one function, t:category:event or '
+                             'u:library:probe.')
+    for name in ('duration', 'interval'):
+        value = getattr(opts, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise FuncCountError('%s must be a number of seconds, not %r.' % (name, value))
+    if not 0 < opts.duration <= MAX_DURATION:
+        raise FuncCountError('duration must be more than 0 and at most %d seconds (7 days), not %s.'
+                             % (MAX_DURATION, opts.duration))
+    if opts.interval is not None:
+        if not MIN_INTERVAL <= opts.interval <= opts.duration:
+            raise FuncCountError('interval must be between %s seconds and the duration (%s s), not %s.'
+                                 % (MIN_INTERVAL, opts.duration, opts.interval))
+        if opts.duration / opts.interval > 100000:
+            raise FuncCountError('duration / interval gives more than 100000 intervals; use a longer interval.')
+    if opts.max_probes is None or isinstance(opts.max_probes, bool) or int(opts.max_probes) < 1:
+        raise FuncCountError('max_probes must be a positive whole number, not %r.' % (opts.max_probes,))
+    if opts.missing not in MISSING_CHOICES:
+        raise FuncCountError('missing must be one of %s, not %r.' % (', '.join(MISSING_CHOICES), opts.missing))
+    if opts.cookies not in _attach.COOKIE_CHOICES:
+        raise FuncCountError('cookies must be one of %s, not %r.' % (', '.join(_attach.COOKIE_CHOICES), opts.cookies))
+    for group, choice in (opts.attach or {}).items():
+        if group not in _attach.CHOICES:
+            raise FuncCountError('attach has no key %r; use %s.' % (group, ', '.join(_attach.GROUPS)))
+        if choice is not None and choice not in _attach.CHOICES[group]:
+            raise FuncCountError('attach.%s must be one of %s, not %r.'
+                                 % (group, ', '.join(_attach.CHOICES[group]), choice))
+    if opts.pid is not None:
+        if isinstance(opts.pid, bool) or not isinstance(opts.pid, int) or opts.pid <= 0:
+            raise FuncCountError('pid must be a positive process id, not %r.' % (opts.pid,))
+    if opts.cpu is not None:
+        if isinstance(opts.cpu, bool) or not isinstance(opts.cpu, int) or opts.cpu < 0:
+            raise FuncCountError('cpu must be a CPU number from 0, not %r.' % (opts.cpu,))
+    try:
+        return P.parse_all(opts.patterns, opts.regexp)
+    except P.PatternError as exc:
+        raise FuncCountError(str(exc))
+
+
+def check_host(opts, patterns):
+    """Check what the host must offer before anything is loaded."""
+    if os.geteuid() != 0:
+        raise FuncCountError('Counting needs root (BPF programs are loaded into the kernel); run the task with '
+                             'become: true.')
+    if opts.pid is not None:
+        if not _host.pid_exists(opts.pid):
+            raise FuncCountError('No process has pid %d; give the pid of a running process.' % opts.pid)
+        tgid = _tgid_of(opts.pid)
+        if tgid is not None and tgid != opts.pid:
+            raise FuncCountError('pid %d is a thread of process %d; give the process id %d.'
+                                 % (opts.pid, tgid, tgid))
+    if opts.cpu is not None and opts.cpu not in _host.online_cpus():
+        raise FuncCountError('cpu %d is not an online CPU of this host (online: %s); give one of those.'
+                             % (opts.cpu, _format_cpus(_host.online_cpus())))
+    if any(p.kind == P.TRACEPOINT for p in patterns):
+        try:
+            _host.require_tracefs()
+        except _host.HostError as exc:
+            raise FuncCountError(str(exc))
+
+
+def _tgid_of(pid):
+    try:
+        with open('/proc/%d/status' % pid) as handle:
+            for line in handle:
+                if line.startswith('Tgid:'):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _format_cpus(cpus):
+    cpus = sorted(cpus)
+    return '%d-%d' % (cpus[0], cpus[-1]) if cpus == list(range(cpus[0], cpus[-1] + 1)) else ','.join(map(str, cpus))
+
+
+class Engine(object):
+    """One counting run.  ``bcc`` is the _bcc module (or a stand-in in unit tests)."""
+
+    def __init__(self, opts, bcc, host=None, caps=None, clock=time, on_armed=None):
+        self.opts = opts
+        self.bcc = bcc
+        self.host = host or _resolve.HostView(pid=opts.pid)
+        self.caps = caps or Capabilities()
+        self.clock = clock
+        self.on_armed = on_armed
+
+    def prepare(self):
+        patterns = validate(self.opts)
+        check_host(self.opts, patterns)
+        probes, skipped = _resolve.resolve(patterns, self.host, int(self.opts.max_probes))
+        the_plan = _attach.plan(probes, self.caps, self.opts.attach, self.opts.cookies)
+        return probes, skipped, the_plan
+
+    def check(self):
+        """Check mode: resolve and plan, attach nothing."""
+        probes, skipped, the_plan = self.prepare()
+        return _result.planned(self.opts, probes, skipped, the_plan, self._engine_facts(the_plan))
+
+    def run(self):
+        t0 = self.clock.monotonic()
+        probes, skipped, the_plan = self.prepare()
+        compiled = None
+        attacher = None
+        window = None
+        try:
+            try:
+                compiled = self.bcc.compile_program(len(probes))
+            except self.bcc.CompileError as exc:
+                raise FuncCountError(str(exc))
+            attacher = _attach.Attacher(compiled, pid=self.opts.pid)
+            failed = attacher.attach(probes, the_plan)
+            failed_keys = set(f['probe'] for f in failed)
+            attached = [p for p in probes if p.key not in failed_keys]
+            skipped = skipped + failed
+            self._apply_missing(failed, attached, the_plan)
+            self._configure(compiled)
+            setup_seconds = self.clock.monotonic() - t0
+            window = self._count(compiled, attached)
+        finally:
+            t1 = self.clock.monotonic()
+            if attacher is not None:
+                attacher.close()
+            if compiled is not None:
+                compiled.close()
+            teardown_seconds = self.clock.monotonic() - t1
+        facts = self._engine_facts(the_plan, compiled, attacher)
+        facts['setup_seconds'] = round(setup_seconds, 4)
+        facts['teardown_seconds'] = round(teardown_seconds, 4)
+        return _result.counted(self.opts, attached, skipped, window, facts)
+
+    def _apply_missing(self, failed, attached, the_plan):
+        if not attached:
+            reasons = sorted(set(the_plan.unavailable.values()))
+            if reasons:
+                raise FuncCountError('Nothing could be attached: %s.' % '; '.join(reasons),
+                                     skipped=failed)
+            raise FuncCountError('None of the %d matched probes could be attached (first: %s: %s); see skipped.'
+                                 % (len(failed), failed[0]['probe'], failed[0]['reason']), skipped=failed)
+        if failed and self.opts.missing == 'error':
+            raise FuncCountError('%d of the matched probes could not be attached (first: %s: %s); set missing '
+                                 'to warn to count the others.' % (len(failed), failed[0]['probe'],
+                                                                    failed[0]['reason']), skipped=failed)
+
+    def _configure(self, compiled):
+        cfg = struct.pack('<QQQ', 0, self.opts.pid or 0, (self.opts.cpu + 1) if self.opts.cpu is not None else 0)
+        bpfsys.map_update(compiled.map_fds['config'], struct.pack('<I', 0), cfg)
+
+    def _arm(self, compiled, on):
+        cfg = struct.pack('<QQQ', 1 if on else 0, self.opts.pid or 0,
+                          (self.opts.cpu + 1) if self.opts.cpu is not None else 0)
+        bpfsys.map_update(compiled.map_fds['config'], struct.pack('<I', 0), cfg)
+
+    def _count(self, compiled, probes):
+        reader = CountReader(compiled.map_fds['counts'], [p.index for p in probes])
+        duration = float(self.opts.duration)
+        interval = self.opts.interval
+        marks = []  # (seconds since start, cumulative counts) at each interval boundary
+        self._arm(compiled, True)
+        start_wall = time.time()
+        start = self.clock.monotonic()
+        try:
+            if self.on_armed:
+                self.on_armed()
+            if interval:
+                step = 1
+                while step * interval < duration - 1e-9:
+                    self._sleep_until(start + step * interval)
+                    marks.append((self.clock.monotonic() - start, reader.read()))
+                    step += 1
+            self._sleep_until(start + duration)
+        finally:
+            self._arm(compiled, False)
+        elapsed = self.clock.monotonic() - start
+        final = reader.read()
+        by_index = {p.index: p.key for p in probes}
+        intervals = None
+        if interval:
+            marks.append((elapsed, final))
+            intervals = []
+            prev_t, prev = 0.0, {}
+            for t, cumulative in marks:
+                intervals.append((start_wall + prev_t, start_wall + t,
+                                  {by_index[i]: c - prev.get(i, 0) for i, c in cumulative.items()}))
+                prev_t, prev = t, cumulative
+        return Window(start_wall, start_wall + elapsed, elapsed, {by_index[i]: c for i, c in final.items()}, intervals)
+
+    def _sleep_until(self, deadline):
+        while True:
+            left = deadline - self.clock.monotonic()
+            if left <= 0:
+                return
+            self.clock.sleep(min(left, 0.5))
+
+    def _engine_facts(self, the_plan, compiled=None, attacher=None):
+        facts = {
+            'bcc_version': self.bcc.version() if hasattr(self.bcc, 'version') else None,
+            'kernel_release': _host.kernel_release(),
+            'mechanisms': the_plan.summary(),
+        }
+        if compiled is not None:
+            facts['headers'] = dict(compiled.headers)
+        if attacher is not None and attacher.fallbacks:
+            facts['fallbacks'] = [{'probe': k, 'from': a, 'to': b, 'reason': r} for k, a, b, r in attacher.fallbacks]
+        return facts
+
+
+class Window(object):
+    def __init__(self, start, end, duration, counts, intervals):
+        self.start = start
+        self.end = end
+        self.duration = duration
+        self.counts = counts
+        self.intervals = intervals
+
+
+class CountReader(object):
+    """Sums the per-CPU counters of the given indexes."""
+
+    def __init__(self, map_fd, indexes):
+        self.map_fd = map_fd
+        self.indexes = list(indexes)
+        self.ncpus = bpfsys.possible_cpus()
+        self.fmt = '<%dQ' % self.ncpus
+
+    def read(self):
+        result = {}
+        for index in self.indexes:
+            raw = bpfsys.map_lookup(self.map_fd, struct.pack('<I', index), 8 * self.ncpus)
+            result[index] = sum(struct.unpack(self.fmt, raw))
+        return result

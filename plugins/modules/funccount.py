@@ -1,0 +1,427 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ebpf.bcc contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: funccount
+short_description: Count kernel functions, tracepoints, user functions and USDT probes with eBPF
+version_added: 0.1.0
+description:
+  - Counts how often kernel functions, tracepoints, user-space functions and USDT probes fire on the
+    target host during a fixed window, using one eBPF program compiled by bcc, and returns the counts as
+    structured data and as the fact C(ansible_facts.funccount).
+  - Accepts the full pattern grammar of bcc's C(funccount) tool, but attaches through the fastest
+    mechanism the running kernel offers (multi-probe links, raw tracepoints, attach cookies) so that
+    set-up and teardown stay short whatever the number of probes.
+  - Probes that match but cannot be attached (inlined, notrace, blacklisted, vanished) are skipped and
+    listed with their reason instead of aborting the run; see O(missing).
+  - Nothing stays attached after the module returns, whether it succeeded or failed.
+  - Counting never changes the host, so RV(changed) is always V(false).
+author:
+  - ebpf.bcc contributors
+requirements:
+  - root on the target (C(become=true))
+  - bcc's Python bindings from the distribution (C(python3-bpfcc) on Debian and Ubuntu, C(python3-bcc) on
+    Fedora and RHEL); the module re-runs itself under the system Python when the given interpreter cannot
+    import them. The P(ebpf.bcc.install#role) role installs them.
+  - kernel headers (exact, or the nearest installed version)
+  - tracefs mounted, for tracepoints
+attributes:
+  check_mode:
+    description: Resolves every pattern and reports the probes it would attach and the mechanisms, attaching nothing.
+    support: full
+  diff_mode:
+    description: Nothing is changed, so there is no diff.
+    support: none
+options:
+  patterns:
+    description:
+      - What to count, in bcc C(funccount) syntax. Several patterns of any types may be mixed.
+      - V(func) or V(p::func) is a kernel function.
+      - V(lib:func) or V(p:lib:func) is a function in a library or program; V(c) is libc. A name is looked
+        up as bcc does (in the mappings of O(pid) when given, then the linker cache, then E(PATH)).
+      - V(/path:func) is a function in the binary at that path; paths may contain colons.
+      - V(t:category:event) is a tracepoint.
+      - V(u:lib:probe), V(u:/path:probe) and V(u:lib:provider:probe) are USDT probes; semaphores are
+        handled by the kernel, so USDT probes with semaphores work without O(pid).
+      - Names may use C(*) wildcards; with O(regexp=true) every name is a regular expression. Either way a
+        name must match whole.
+      - A single string is split on commas by Ansible; give a list when a pattern contains a comma.
+    type: list
+    elements: str
+    required: true
+    aliases: [pattern]
+  regexp:
+    description:
+      - Treat function, category, event, provider and probe names as regular expressions, anchored at both ends.
+      - The library part is never a pattern.
+    type: bool
+    default: false
+  duration:
+    description:
+      - Length of the counting window in seconds. Must be more than 0.
+    type: float
+    default: 10
+  interval:
+    description:
+      - When set, also return the counts of each consecutive interval of this many seconds within the window
+        in RV(intervals). The last interval ends with the window and may be shorter.
+    type: float
+  pid:
+    description:
+      - Count only events of this process (thread group id).
+    type: int
+  cpu:
+    description:
+      - Count only events on this CPU.
+    type: int
+  max_probes:
+    description:
+      - Fail when the patterns match more probes than this, as bcc's funccount does (its limit is 1000).
+        Raising it is allowed.
+    type: int
+    default: 1000
+  missing:
+    description:
+      - What to do when some matched probes cannot be attached.
+      - V(warn) counts the others and lists the failed ones in RV(skipped) with their reason, with a warning.
+      - V(error) fails the task.
+      - V(ignore) counts the others and lists the failed ones in RV(skipped) without a warning.
+      - When no probe at all can be attached the task fails whatever this says.
+    type: str
+    choices: [warn, error, ignore]
+    default: warn
+  include_zero:
+    description:
+      - Also list probes that did not fire in RV(counts).
+    type: bool
+    default: false
+  attach:
+    description:
+      - Force an attach mechanism per probe type instead of the fastest one the kernel offers (V(auto)).
+        Mostly for testing the fallbacks; a forced mechanism the kernel lacks fails the task.
+    type: dict
+    suboptions:
+      kernel:
+        description: Kernel functions.
+        type: str
+        choices: [auto, kprobe_multi, kprobe]
+        default: auto
+      user:
+        description: User functions and USDT probes.
+        type: str
+        choices: [auto, uprobe_multi, uprobe]
+        default: auto
+      tracepoint:
+        description: Tracepoints other than syscall trace events.
+        type: str
+        choices: [auto, raw_tracepoint, perf_event]
+        default: auto
+      syscall:
+        description:
+          - Syscall trace events (V(t:syscalls:sys_enter_*), V(t:syscalls:sys_exit_*)).
+          - V(raw_syscalls) counts all of them with two programs on C(raw_syscalls) keyed by syscall number;
+            V(auto) does so from two such events on.
+        type: str
+        choices: [auto, raw_syscalls, perf_event]
+        default: auto
+  cookies:
+    description:
+      - How probes are told apart. V(auto) uses attach cookies where the kernel has them and otherwise loads
+        the one compiled program once per probe with its index patched in.
+      - V(never) forces the per-probe programs (and so the per-probe mechanisms), V(always) fails when cookies
+        are not available.
+    type: str
+    choices: [auto, always, never]
+    default: auto
+notes:
+  - Kernel functions need kprobes (kprobe_multi or per-function kprobes). On a kernel without them the task
+    says which mechanisms were tried and why each is unavailable; count tracepoints instead.
+  - Counting a hot user function costs a trap per call (several microseconds); keep windows short on busy hosts.
+  - Syscall trace events counted through V(raw_syscalls) use the native syscall table; 32-bit compat syscalls
+    are not told apart.
+seealso:
+  - name: bcc funccount
+    description: The bcc tool whose pattern grammar this module accepts.
+    link: https://github.com/iovisor/bcc/blob/master/tools/funccount_example.txt
+"""
+
+EXAMPLES = r"""
+- name: Count scheduler tracepoints for 5 seconds
+  ebpf.bcc.funccount:
+    patterns:
+      - "t:sched:*"
+    duration: 5
+  become: true
+  register: sched
+
+- name: Show the three busiest tracepoints
+  ansible.builtin.debug:
+    msg: "{{ sched.counts | dict2items | sort(attribute='value', reverse=true) | list | first }}"
+
+- name: Count malloc and every str* function of libc in one process, per second
+  ebpf.bcc.funccount:
+    patterns:
+      - "c:malloc"
+      - "c:str*"
+    pid: "{{ nginx_pid }}"
+    duration: 10
+    interval: 1
+  become: true
+
+- name: Count USDT garbage collections of every python3.11 process
+  ebpf.bcc.funccount:
+    pattern: "u:/usr/bin/python3.11:gc__start"
+    duration: 30
+  become: true
+
+- name: Count every syscall entry with regular expressions, failing if any cannot be attached
+  ebpf.bcc.funccount:
+    patterns:
+      - "t:syscalls:sys_enter_.*"
+    regexp: true
+    missing: error
+    duration: 1
+  become: true
+
+- name: Count kernel VFS functions (needs a kernel with kprobes)
+  ebpf.bcc.funccount:
+    patterns: ["vfs_*"]
+    duration: 2
+  become: true
+
+- name: See which probes would be attached, and how, without attaching anything
+  ebpf.bcc.funccount:
+    patterns: ["t:block:*", "c:malloc"]
+  check_mode: true
+  become: true
+"""
+
+RETURN = r"""
+counts:
+  description:
+    - Probe key to number of times it fired in the window, highest first. Zero counts appear only with
+      O(include_zero=true).
+    - Every key is itself a pattern that selects exactly that probe.
+  returned: always
+  type: dict
+  sample: {"t:sched:sched_switch": 10342, "vfs_read": 2210, "c:malloc": 731, "u:/usr/bin/python3.11:gc__start": 4}
+total:
+  description: Sum of all counts.
+  returned: always
+  type: int
+  sample: 13287
+probes:
+  description: Number of probes attached (in check mode, that would be attached).
+  returned: always
+  type: int
+  sample: 4
+skipped:
+  description: Probes that matched but were not counted, with the reason.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    probe:
+      description: The probe key.
+      type: str
+      sample: vfs_set_acl_prepare_kgid
+    reason:
+      description: Why it was not counted.
+      type: str
+      sample: "the kernel refused to attach: No such file or directory (ENOENT)"
+  sample: [{"probe": "c:strlen", "reason": "GNU indirect function: the implementation is chosen when the library is loaded and could not be resolved here"}]
+duration:
+  description: Measured length of the window in seconds; 0 in check mode.
+  returned: always
+  type: float
+  sample: 10.000312
+start:
+  description: Start of the window, UTC, ISO 8601.
+  returned: when counting (not in check mode)
+  type: str
+  sample: "2026-12-06T18:00:00.000123Z"
+end:
+  description: End of the window, UTC, ISO 8601.
+  returned: when counting (not in check mode)
+  type: str
+  sample: "2026-12-06T18:00:10.000435Z"
+intervals:
+  description: Counts per interval; they add up to RV(counts).
+  returned: when O(interval) is set
+  type: list
+  elements: dict
+  contains:
+    start:
+      description: Start of the interval, UTC, ISO 8601.
+      type: str
+      sample: "2026-12-06T18:00:00.000123Z"
+    end:
+      description: End of the interval, UTC, ISO 8601.
+      type: str
+      sample: "2026-12-06T18:00:01.000170Z"
+    counts:
+      description: Probe key to count within the interval.
+      type: dict
+      sample: {"c:malloc": 73}
+  sample: [{"start": "2026-12-06T18:00:00.000123Z", "end": "2026-12-06T18:00:01.000170Z", "counts": {"c:malloc": 73}}]
+would_attach:
+  description: In check mode, every probe that would be attached, its type and mechanism.
+  returned: in check mode
+  type: list
+  elements: dict
+  contains:
+    probe:
+      description: The probe key.
+      type: str
+      sample: c:malloc
+    type:
+      description: V(kernel), V(user), V(tracepoint) or V(usdt).
+      type: str
+      sample: user
+    mechanism:
+      description: The attach mechanism.
+      type: str
+      sample: uprobe_multi
+  sample: [{"probe": "c:malloc", "type": "user", "mechanism": "uprobe_multi"}]
+engine:
+  description: How the counting was done.
+  returned: always
+  type: dict
+  contains:
+    bcc_version:
+      description: Version of bcc's Python bindings.
+      type: str
+      sample: 0.26.0
+    kernel_release:
+      description: Release of the running kernel.
+      type: str
+      sample: 6.1.0-27-amd64
+    mechanisms:
+      description:
+        - Per probe type (V(kernel), V(user), V(tracepoint), V(syscall)) the attach mechanism and how probes are
+          told apart (V(cookie), V(program per probe), V(syscall id)).
+      type: dict
+      sample: {"tracepoint": {"mechanism": "raw_tracepoint", "identity": "cookie"}}
+    headers:
+      description: Kernel headers bcc compiled with; RV(engine.headers.kind) is V(exact) or V(nearest).
+      type: dict
+      returned: when counting
+      sample: {"kind": "nearest", "path": "/usr/src/linux-headers-6.1.0-27-amd64 + /usr/src/linux-headers-6.1.0-27-common"}
+    fallbacks:
+      description: Probes that fell back from the planned mechanism to another one, with the reason.
+      type: list
+      elements: dict
+      returned: when any probe fell back
+      sample: [{"probe": "t:ftrace:function", "from": "raw_tracepoint", "to": "perf_event", "reason": "No such file or directory (ENOENT)"}]
+    setup_seconds:
+      description: Seconds from the start of the task to the start of the window (resolve, compile, attach).
+      type: float
+      returned: when counting
+      sample: 0.41
+    teardown_seconds:
+      description: Seconds to detach everything after the window.
+      type: float
+      returned: when counting
+      sample: 0.02
+  sample: {"bcc_version": "0.26.0", "kernel_release": "6.18.0", "setup_seconds": 0.41, "teardown_seconds": 0.02,
+           "mechanisms": {"user": {"mechanism": "uprobe_multi", "identity": "cookie"}},
+           "headers": {"kind": "exact", "path": "/lib/modules/6.18.0/build"}}
+ansible_facts:
+  description: The same result under one key.
+  returned: always
+  type: dict
+  contains:
+    funccount:
+      description: Every key above but RV(changed).
+      type: dict
+      sample: {"counts": {"c:malloc": 731}, "total": 731, "probes": 1}
+  sample: {"funccount": {"counts": {"c:malloc": 731}, "total": 731, "probes": 1}}
+"""
+
+import signal
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.respawn import has_respawned, probe_interpreters_for_module, respawn_module
+
+from ansible_collections.ebpf.bcc.plugins.module_utils import _bcc
+from ansible_collections.ebpf.bcc.plugins.module_utils import _engine
+from ansible_collections.ebpf.bcc.plugins.module_utils._errors import FuncCountError
+
+SYSTEM_INTERPRETERS = ['/usr/bin/python3', '/usr/libexec/platform-python', '/usr/bin/python3.12',
+                       '/usr/bin/python3.11', '/usr/bin/python3.9', '/usr/bin/python']
+
+ATTACH_SPEC = dict(
+    kernel=dict(type='str', choices=['auto', 'kprobe_multi', 'kprobe'], default='auto'),
+    user=dict(type='str', choices=['auto', 'uprobe_multi', 'uprobe'], default='auto'),
+    tracepoint=dict(type='str', choices=['auto', 'raw_tracepoint', 'perf_event'], default='auto'),
+    syscall=dict(type='str', choices=['auto', 'raw_syscalls', 'perf_event'], default='auto'),
+)
+
+ARGUMENT_SPEC = dict(
+    patterns=dict(type='list', elements='str', required=True, aliases=['pattern']),
+    regexp=dict(type='bool', default=False),
+    duration=dict(type='float', default=10.0),
+    interval=dict(type='float'),
+    pid=dict(type='int'),
+    cpu=dict(type='int'),
+    max_probes=dict(type='int', default=1000),
+    missing=dict(type='str', choices=['warn', 'error', 'ignore'], default='warn'),
+    include_zero=dict(type='bool', default=False),
+    attach=dict(type='dict', options=ATTACH_SPEC),
+    cookies=dict(type='str', choices=['auto', 'always', 'never'], default='auto'),
+)
+
+
+class Interrupted(FuncCountError):
+    pass
+
+
+def _on_signal(signum, _frame):
+    raise Interrupted('The run was interrupted by signal %d; everything it had attached was detached.' % signum)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+
+    if not _bcc.HAS_BCC:
+        if not has_respawned():
+            interpreter = probe_interpreters_for_module(SYSTEM_INTERPRETERS, 'bcc')
+            if interpreter:
+                respawn_module(interpreter)
+        module.fail_json(msg=missing_required_lib('bcc (python3-bpfcc on Debian and Ubuntu, python3-bcc on '
+                                                  'Fedora and RHEL)') + ' Run the ebpf.bcc.install role on this host.',
+                         exception=str(_bcc.BCC_IMPORT_ERROR))
+
+    params = module.params
+    options = _engine.Options(
+        params['patterns'], regexp=params['regexp'], duration=params['duration'], interval=params['interval'],
+        pid=params['pid'], cpu=params['cpu'], max_probes=params['max_probes'], missing=params['missing'],
+        include_zero=params['include_zero'], attach=params['attach'], cookies=params['cookies'],
+    )
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, _on_signal)
+
+    engine = _engine.Engine(options, _bcc)
+    try:
+        result = engine.check() if module.check_mode else engine.run()
+    except FuncCountError as exc:
+        module.fail_json(msg=exc.msg, changed=False, **exc.partial)
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json(msg='Unexpected %s while counting: %s. This is a bug in ebpf.bcc; everything attached was '
+                             'detached.' % (type(exc).__name__, exc), changed=False)
+
+    if result['skipped'] and params['missing'] == 'warn':
+        module.warn('%d matched probes were not counted (first: %s: %s); see skipped.'
+                    % (len(result['skipped']), result['skipped'][0]['probe'], result['skipped'][0]['reason']))
+    facts = dict((k, v) for k, v in result.items() if k != 'changed')
+    module.exit_json(ansible_facts={'funccount': facts}, **result)
+
+
+if __name__ == '__main__':
+    main()
