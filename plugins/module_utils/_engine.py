@@ -15,6 +15,7 @@ Whatever happens, everything attached is detached before returning.
 
 from __future__ import annotations
 
+import datetime
 import os
 import struct
 import time
@@ -31,10 +32,12 @@ from ansible_collections.ebpf.bcc.plugins.module_utils._errors import FuncCountE
 MISSING_CHOICES = ('warn', 'error', 'ignore')
 DEFAULTS = {
     'regexp': False, 'duration': 10.0, 'interval': None, 'pid': None, 'cpu': None, 'max_probes': 1000,
-    'missing': 'warn', 'include_zero': False, 'attach': None, 'cookies': 'auto',
+    'missing': 'warn', 'include_zero': False, 'attach': None, 'cookies': 'auto', 'start_at': None,
 }
 MAX_DURATION = 7 * 24 * 3600.0
 MIN_INTERVAL = 0.01
+# how late a window may start before start_at counts as missed
+START_AT_TOLERANCE = 0.05
 
 
 class Options(object):
@@ -83,6 +86,8 @@ def validate(opts):
         if choice is not None and choice not in _attach.CHOICES[group]:
             raise FuncCountError('attach.%s must be one of %s, not %r.'
                                  % (group, ', '.join(_attach.CHOICES[group]), choice))
+    if opts.start_at is not None:
+        opts.start_at_epoch = parse_start_at(opts.start_at)
     if opts.pid is not None:
         if isinstance(opts.pid, bool) or not isinstance(opts.pid, int) or opts.pid <= 0:
             raise FuncCountError('pid must be a positive process id, not %r.' % (opts.pid,))
@@ -93,6 +98,32 @@ def validate(opts):
         return P.parse_all(opts.patterns, opts.regexp)
     except P.PatternError as exc:
         raise FuncCountError(str(exc))
+
+
+def parse_start_at(value):
+    """A UTC instant as epoch seconds, from ISO 8601 text (Z or an offset) or a number of epoch seconds."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        if text.endswith(('Z', 'z')):
+            text = text[:-1] + '+00:00'
+        try:
+            moment = datetime.datetime.fromisoformat(text.replace(' ', 'T', 1) if 'T' not in text else text)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=datetime.timezone.utc)
+            return moment.timestamp()
+    raise FuncCountError('start_at must be a UTC time in ISO 8601 such as 2026-12-06T18:00:00Z, or epoch seconds, '
+                         'not %r.' % (value,))
 
 
 def check_host(opts, patterns):
@@ -215,6 +246,7 @@ class Engine(object):
         duration = float(self.opts.duration)
         interval = self.opts.interval
         marks = []  # (seconds since start, cumulative counts) at each interval boundary
+        self._wait_for_start()
         self._arm(compiled, True)
         start_wall = time.time()
         start = self.clock.monotonic()
@@ -243,6 +275,23 @@ class Engine(object):
                                   {by_index[i]: c - prev.get(i, 0) for i, c in cumulative.items()}))
                 prev_t, prev = t, cumulative
         return Window(start_wall, start_wall + elapsed, elapsed, {by_index[i]: c for i, c in final.items()}, intervals)
+
+    def _wait_for_start(self):
+        """Sleep until start_at (wall clock), failing when it has already passed."""
+        target = getattr(self.opts, 'start_at_epoch', None)
+        if target is None:
+            return
+        late = time.time() - target
+        if late > START_AT_TOLERANCE:
+            raise FuncCountError(
+                'start_at %s had already passed by %.3f s when this host was ready to count (its clock says %s); '
+                'choose a later start_at, or check the clocks of the controller and this host (NTP).'
+                % (_result.iso(target), late, _result.iso(time.time())), late_seconds=round(late, 3))
+        while True:
+            left = target - time.time()
+            if left <= 0:
+                return
+            self.clock.sleep(min(left, 0.5))
 
     def _sleep_until(self, deadline):
         while True:

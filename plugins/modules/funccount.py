@@ -67,6 +67,14 @@ options:
       - Length of the counting window in seconds. Must be more than 0.
     type: float
     default: 10
+  start_at:
+    description:
+      - Start the window exactly at this instant instead of as soon as everything is attached, so that many
+        hosts count over the same wall-clock interval. UTC in ISO 8601 (V(2026-12-06T18:00:00Z); an explicit
+        offset is honoured) or epoch seconds.
+      - Everything is attached first; the task fails when the instant has already passed by the time the host is
+        ready, and the message says by how much, so that clock skew is visible.
+    type: str
   interval:
     description:
       - When set, also return the counts of each consecutive interval of this many seconds within the window
@@ -368,6 +376,7 @@ ARGUMENT_SPEC = dict(
     regexp=dict(type='bool', default=False),
     duration=dict(type='float', default=10.0),
     interval=dict(type='float'),
+    start_at=dict(type='str'),
     pid=dict(type='int'),
     cpu=dict(type='int'),
     max_probes=dict(type='int', default=1000),
@@ -403,6 +412,7 @@ def main():
         params['patterns'], regexp=params['regexp'], duration=params['duration'], interval=params['interval'],
         pid=params['pid'], cpu=params['cpu'], max_probes=params['max_probes'], missing=params['missing'],
         include_zero=params['include_zero'], attach=params['attach'], cookies=params['cookies'],
+        start_at=params['start_at'],
     )
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, _on_signal)
