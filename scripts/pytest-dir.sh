@@ -8,7 +8,7 @@
 #   build/test-logs/NAME.summary for the recap at the end of `make test`.
 set -uo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 name=$1 dir=$2
 shift 2
 logs=build/test-logs

@@ -59,8 +59,8 @@ if [[ -e $modules/build || -L $modules/build ]]; then
 else
     need_root "linking kernel headers"
     # newest Debian header tree, e.g. /usr/src/linux-headers-6.1.0-57-amd64
-    build=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
-    [[ -n $build ]] || die "no /usr/src/linux-headers-*-amd64; is linux-headers-amd64 installed?"
+    build=$(printf '%s\n' /usr/src/linux-headers-*-amd64 | sort -V | tail -n 1)
+    [[ -d $build ]] || die "no /usr/src/linux-headers-*-amd64; is linux-headers-amd64 installed?"
     mkdir -p "$modules"
     ln -s "$build" "$modules/build"
     say "kernel headers: $modules/build -> $build"
