@@ -106,6 +106,11 @@ def parse(text, regexp=False):
         raise PatternError('Pattern %r has leading or trailing white space; remove it.' % text)
 
     kind_letter, rest = None, text
+    if text.count(':') == 1 and text.split(':')[0] in ('t', 'u'):
+        # bcc would read these as library "t" or "u"; nobody means that
+        if text[0] == 't':
+            raise PatternError('Tracepoint pattern %r must have the form t:category:event.' % text)
+        raise PatternError('USDT pattern %r must have the form u:library:probe or u:library:provider:probe.' % text)
     if len(text) > 2 and text[1] == ':' and text[0] in 'ptu' and text.count(':') >= 2:
         kind_letter, rest = text[0], text[2:]
 

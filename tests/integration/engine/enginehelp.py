@@ -181,8 +181,7 @@ def run_module(args, check=False, python=None, tmp_dir='/tmp'):
     argv = [playbook_bin, '-i', 'localhost,', '-c', 'local', path]
     if check:
         argv.append('--check')
-    if python:
-        argv += ['-e', 'ansible_python_interpreter=%s' % python]
+    argv += ['-e', 'ansible_python_interpreter=%s' % (python or '/usr/bin/python3')]
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_DEPRECATION_WARNINGS='0',
                ANSIBLE_NOCOLOR='1')
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
