@@ -74,7 +74,7 @@ demo: $(SETUP_DEP)
 	@if [[ ! -f playbooks/demo.yml ]]; then \
 	    echo 'make demo: playbooks/demo.yml does not exist yet; the demo playbook has not been written.' >&2; exit 1; \
 	fi
-	$(BIN)/ansible-playbook -i localhost, -c local playbooks/demo.yml
+	$(BIN)/ansible-playbook -i localhost, -c local -e ansible_python_interpreter=/usr/bin/python3 playbooks/demo.yml
 
 unit: $(SETUP_DEP)
 	@scripts/pytest-dir.sh unit tests/unit

@@ -234,8 +234,8 @@ class Attacher(object):
                 mech, identity = the_plan.by_probe[probe.index]
                 by_mech.setdefault((mech, identity), []).append(probe)
             else:
-                failed.append({'probe': probe.key, 'reason': the_plan.unavailable.get(group_of(probe),
-                                                                                     'no attach mechanism')})
+                reason = the_plan.unavailable.get(group_of(probe), 'no attach mechanism')
+                failed.append({'probe': probe.key, 'reason': reason})
         for (mech, identity), members in sorted(by_mech.items()):
             failed.extend(getattr(self, '_attach_' + mech)(members, identity))
         return failed
@@ -374,4 +374,3 @@ class Attacher(object):
             bpfsys.close(fd)
         self.progs = {}
         self.clones = {}
-

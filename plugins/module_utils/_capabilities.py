@@ -214,7 +214,7 @@ class Capabilities(object):
         return self._try(
             lambda: bpfsys.prog_load(bpfsys.PROG_TRACING, TRIVIAL, expected_attach_type=bpfsys.ATTACH_TRACE_FENTRY,
                                      attach_btf_id=btf_id),
-            lambda prog: bpfsys.raw_tracepoint_open_null(prog))
+            bpfsys.raw_tracepoint_open_null)
 
 
 def btf_present():

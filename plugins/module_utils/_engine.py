@@ -16,6 +16,7 @@ Whatever happens, everything attached is detached before returning.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import struct
 import time
@@ -63,7 +64,7 @@ def validate(opts):
         value = getattr(opts, name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             raise FuncCountError('%s must be a number of seconds, not %r.' % (name, value))
     if not 0 < opts.duration <= MAX_DURATION:
         raise FuncCountError('duration must be more than 0 and at most %d seconds (7 days), not %s.'
@@ -228,9 +229,10 @@ class Engine(object):
             raise FuncCountError('None of the %d matched probes could be attached (first: %s: %s); see skipped.'
                                  % (len(failed), failed[0]['probe'], failed[0]['reason']), skipped=failed)
         if failed and self.opts.missing == 'error':
+            first = failed[0]
             raise FuncCountError('%d of the matched probes could not be attached (first: %s: %s); set missing '
-                                 'to warn to count the others.' % (len(failed), failed[0]['probe'],
-                                                                    failed[0]['reason']), skipped=failed)
+                                 'to warn to count the others.' % (len(failed), first['probe'], first['reason']),
+                                 skipped=failed)
 
     def _configure(self, compiled):
         cfg = struct.pack('<QQQ', 0, self.opts.pid or 0, (self.opts.cpu + 1) if self.opts.cpu is not None else 0)

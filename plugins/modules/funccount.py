@@ -21,9 +21,9 @@ description:
   - Probes that match but cannot be attached (inlined, notrace, blacklisted, vanished) are skipped and
     listed with their reason instead of aborting the run; see O(missing).
   - Nothing stays attached after the module returns, whether it succeeded or failed.
-  - Counting never changes the host, so RV(changed) is always V(false).
+  - Counting never changes the host, so the task never reports a change.
 author:
-  - ebpf.bcc contributors
+  - ebpf.bcc developers (@ebpf-bcc)
 requirements:
   - root on the target (C(become=true))
   - bcc's Python bindings from the distribution (C(python3-bpfcc) on Debian and Ubuntu, C(python3-bcc) on
@@ -317,7 +317,7 @@ engine:
       type: dict
       sample: {"tracepoint": {"mechanism": "raw_tracepoint", "identity": "cookie"}}
     headers:
-      description: Kernel headers bcc compiled with; RV(engine.headers.kind) is V(exact) or V(nearest).
+      description: Kernel headers bcc compiled with; C(kind) is V(exact) or V(nearest) (the closest installed version, when none match the running kernel).
       type: dict
       returned: when counting
       sample: {"kind": "nearest", "path": "/usr/src/linux-headers-6.1.0-27-amd64 + /usr/src/linux-headers-6.1.0-27-common"}
@@ -346,7 +346,7 @@ ansible_facts:
   type: dict
   contains:
     funccount:
-      description: Every key above but RV(changed).
+      description: Every key above but C(changed).
       type: dict
       sample: {"counts": {"c:malloc": 731}, "total": 731, "probes": 1}
   sample: {"funccount": {"counts": {"c:malloc": 731}, "total": 731, "probes": 1}}

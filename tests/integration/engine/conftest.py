@@ -8,4 +8,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from enginehelp import clean, fcwork, gc_workload, private_python, workload  # noqa: E402,F401  pylint: disable=wrong-import-position
+import enginehelp  # noqa: E402  pylint: disable=wrong-import-position
+
+clean = enginehelp.clean
+fcwork = enginehelp.fcwork
+gc_workload = enginehelp.gc_workload
+private_python = enginehelp.private_python
+workload = enginehelp.workload

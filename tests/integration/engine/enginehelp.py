@@ -184,7 +184,7 @@ def run_module(args, check=False, python=None, tmp_dir='/tmp'):
     argv += ['-e', 'ansible_python_interpreter=%s' % (python or '/usr/bin/python3')]
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_DEPRECATION_WARNINGS='0',
                ANSIBLE_NOCOLOR='1')
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     try:
         with open(out) as handle:
             result = json.load(handle)
