@@ -22,6 +22,7 @@ SHT_DYNSYM = 11
 PT_LOAD = 1
 SHN_UNDEF = 0
 NT_STAPSDT = 3
+EM_X86_64 = 62
 
 
 class ElfError(Exception):
@@ -63,7 +64,7 @@ class ElfFile(object):
         if data[4] != 2:
             raise ElfError('%s is a 32-bit ELF file; only 64-bit files are supported' % path)
         self.end = '<' if data[5] == 1 else '>'
-        (self.e_type, _machine, _version, _entry, phoff, shoff, _flags, _ehsize,
+        (self.e_type, self.machine, _version, _entry, phoff, shoff, _flags, _ehsize,
          phentsize, phnum, shentsize, shnum, shstrndx) = struct.unpack_from(self.end + 'HHIQQQIHHHHHH', data, 16)
         self.segments = []
         for i in range(phnum):
@@ -88,6 +89,9 @@ class ElfFile(object):
             if self.section_name(sec) == name:
                 return sec
         return None
+
+    def first_bytes(self, offset, count=4):
+        return bytes(self.data[offset:offset + count])
 
     def vaddr_to_offset(self, vaddr):
         for p_vaddr, p_memsz, p_offset, _filesz in self.segments:

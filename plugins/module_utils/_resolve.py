@@ -21,6 +21,8 @@ from ansible_collections.ebpf.bcc.plugins.module_utils import _patterns as P
 from ansible_collections.ebpf.bcc.plugins.module_utils._errors import FuncCountError
 
 SYSCALL_CATEGORY = 'syscalls'
+# first bytes of VEX (c4, c5) and EVEX (62) encoded instructions on x86_64
+VEX_PREFIXES = (b'\xc4', b'\xc5', b'\x62')
 
 
 class Probe(object):
@@ -260,6 +262,10 @@ def _resolve_user(pattern, path, host):
             offset = target
         if offset is None:
             skipped.append({'probe': key, 'reason': 'its address is outside every loadable segment'})
+            continue
+        if getattr(elf, 'machine', None) == _elf.EM_X86_64 and elf.first_bytes(offset, 1) in VEX_PREFIXES:
+            skipped.append({'probe': key, 'reason': 'its first instruction is VEX/EVEX-encoded (AVX), which x86 '
+                                                    'uprobes cannot single-step; the kernel would refuse it'})
             continue
         found.append(Probe(key, P.USER, symbol=name, path=path, locations=[(offset, 0)]))
     return found, skipped
