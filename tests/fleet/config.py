@@ -107,3 +107,6 @@ def rootfs_key(suite: str, packages=BASE_PACKAGES) -> str:
 
 def rootfs_dir(suite: str, packages=BASE_PACKAGES) -> str:
     return os.path.join(CACHE_ROOT, f"{suite}-{rootfs_key(suite, packages)}")
+
+# Time measurements of fleets started by the pytest fixture, one JSON per line.
+TIMINGS_FILE = os.environ.get("EBPF_BCC_FLEET_TIMINGS", "/var/tmp/ebpf-bcc/fleet-timings.jsonl")

@@ -699,6 +699,23 @@ class Fleet:
         cmd += list(extra)
         return run(cmd, check=check, env=self.env(), timeout=timeout)
 
+    def ansible_results(self, pattern: str, module: str = "ping", args: str | None = None, **kw) -> dict:
+        """Run `ansible` like ansible() (check=False) and return {host: result dict}.
+
+        Results come from the tree callback (one JSON file per host); a host
+        that was unreachable has "unreachable": true. The CompletedProcess is
+        under the key None.
+        """
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="fleet-tree-") as tree:
+            proc = self.ansible(pattern, module, args, extra=[*kw.pop("extra", ()), "--tree", tree], check=False, **kw)
+            results: dict = {None: proc}
+            for name in sorted(os.listdir(tree)):
+                with open(os.path.join(tree, name)) as fh:
+                    results[name] = json.load(fh)
+        return results
+
     def ansible_playbook(self, playbook: str, *, inventory_path: str | None = None, extra=(), check: bool = True, timeout: float = 1800):
         for h in self.hosts:
             assert_local(h.address, self.bridge)
