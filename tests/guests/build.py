@@ -202,14 +202,14 @@ def _configure(root: str, suite: config.Suite, pubkey: str) -> None:
         os.path.join(root, "etc/systemd/system/guest-net.service"),
         "[Unit]\nDescription=Static address for qemu user-mode networking\n"
         "DefaultDependencies=no\nAfter=systemd-udevd.service\n"
-        "Before=network.target ssh.socket\nWants=network.target\n\n"
+        "Before=network.target\nWants=network.target\n\n"
         "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/sbin/guest-net\n\n"
         "[Install]\nWantedBy=multi-user.target\n",
     )
     _write(
         os.path.join(root, "etc/ssh/sshd_config.d/90guest.conf"),
-        "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nUseDNS no\n",
+        # Keywords all of OpenSSH 8.4 (bullseye) to 10 (trixie) accept.
+        "PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n",
     )
     _write(os.path.join(root, "root/.ssh/authorized_keys"), pubkey, 0o600)
     os.chmod(os.path.join(root, "root/.ssh"), 0o700)
@@ -233,6 +233,25 @@ def _finish_services(root: str) -> None:
     ]
     _chroot(root, ["systemctl", "mask", *masked], capture_output=True)
     _write(os.path.join(root, "etc/resolv.conf"), "")
+
+
+def _isdir_in_root(root: str, path: str, depth: int = 0) -> bool:
+    """os.path.isdir for a path inside root, resolving absolute links inside root."""
+    if depth > 20:
+        return False
+    parts = [p for p in path.split("/") if p]
+    cur = "/"
+    for i, part in enumerate(parts):
+        nxt = os.path.join(cur, part)
+        host = os.path.join(root, nxt.lstrip("/"))
+        if os.path.islink(host):
+            target = os.readlink(host)
+            if not target.startswith("/"):
+                target = os.path.normpath(os.path.join(cur, target))
+            rest = "/".join(parts[i + 1:])
+            return _isdir_in_root(root, target.rstrip("/") + "/" + rest, depth + 1)
+        cur = nxt
+    return os.path.isdir(os.path.join(root, cur.lstrip("/")))
 
 
 def _package_versions(root: str, names) -> dict:
@@ -267,7 +286,8 @@ def _build(suite: config.Suite) -> dict:
     _check_host()
     final = suite.image_dir
     work = f"{final}.tmp-{os.getpid()}"
-    safe_rmtree(work)
+    _discard_abandoned(suite)
+    _discard(work)
     root = os.path.join(work, "root")
     os.makedirs(root)
     timings = {}
@@ -322,7 +342,7 @@ def _build(suite: config.Suite) -> dict:
         modules = sorted(os.listdir(os.path.join(root, "lib/modules")))
         if modules != [abi]:
             raise BuildError(f"expected exactly one kernel {abi} in /lib/modules, found {modules}")
-        if not os.path.isdir(os.path.join(root, "lib/modules", abi, "build")):
+        if not _isdir_in_root(root, f"/lib/modules/{abi}/build/include"):
             raise BuildError(f"headers for {abi} missing: /lib/modules/{abi}/build does not exist")
         _finish_services(root)
         os.remove(os.path.join(root, "usr/sbin/policy-rc.d"))
@@ -370,11 +390,50 @@ def _build(suite: config.Suite) -> dict:
         log(f"built {suite.name} ({abi}) in {timings['total_s']} s: {final}")
         return manifest
     except BaseException:
-        # Never leave mounts behind; the work dir goes too.
-        for sub in ("dev/pts", "dev", "sys", "proc"):
-            subprocess.run(["umount", "-l", os.path.join(root, sub)], check=False, capture_output=True)
-        try:
-            safe_rmtree(work)
-        except BuildError as exc:
-            log(str(exc))
+        _discard(work)
         raise
+
+
+def _discard(work: str) -> None:
+    """Remove a failed or abandoned build dir; unmount what is mounted in it first."""
+    for point in sorted(_mounts_under(work), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+    try:
+        safe_rmtree(work)
+    except BuildError as exc:
+        log(str(exc))
+
+
+def _discard_abandoned(suite: config.Suite) -> None:
+    """Build dirs of this suite left by builds whose process is gone."""
+    prefix = os.path.basename(suite.image_dir) + ".tmp-"
+    try:
+        names = os.listdir(config.CACHE_ROOT)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            log(f"removing abandoned build dir {name}")
+            _discard(os.path.join(config.CACHE_ROOT, name))
+
+
+def prune() -> list:
+    """Delete finished image dirs that no current suite's key names."""
+    current = {os.path.basename(s.image_dir) for s in config.SUITES.values()}
+    try:  # never the image a running guest boots from
+        with open(os.path.join(config.RUN_DIR, "state.json")) as fh:
+            current.add(os.path.basename(json.load(fh)["image_dir"]))
+    except (OSError, ValueError, KeyError):
+        pass
+    removed = []
+    for name in sorted(os.listdir(config.CACHE_ROOT)) if os.path.isdir(config.CACHE_ROOT) else []:
+        path = os.path.join(config.CACHE_ROOT, name)
+        suite, _, key = name.partition("-")
+        if suite in config.SUITES and len(key) == 12 and name not in current \
+                and os.path.exists(os.path.join(path, "manifest.json")):
+            safe_rmtree(path)
+            removed.append(name)
+    return removed

@@ -6,6 +6,7 @@ up      boot the suite's guest and leave it running (prints the state,
 down    stop whatever guest the state file describes (poweroff, then kill)
 status  print the state file and whether its qemu still runs
 ssh     run a command in the running guest: ssh -- uname -r
+prune   delete cached images whose key is not current (old recipes)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def main(argv=None) -> int:
             s.add_argument("--force", action="store_true", help="rebuild even if cached")
     sub.add_parser("down")
     sub.add_parser("status")
+    sub.add_parser("prune")
     s = sub.add_parser("ssh")
     s.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
@@ -59,6 +61,9 @@ def main(argv=None) -> int:
         return 0
     if args.cmd == "status":
         _print(boot.status())
+        return 0
+    if args.cmd == "prune":
+        _print({"removed": build.prune()})
         return 0
     if args.cmd == "ssh":
         state = boot.read_state()

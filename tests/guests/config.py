@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 
 MIRROR = os.environ.get("EBPF_BCC_GUEST_MIRROR", "http://deb.debian.org/debian")
 SECURITY_MIRROR = os.environ.get(
@@ -46,7 +46,8 @@ BASE_PACKAGES = (
 BCC_PACKAGES = ("bpfcc-tools", "python3-bpfcc")
 
 # Modules the initrd needs to find and mount the root disk; nothing else.
-INITRD_MODULES = ("virtio_pci", "virtio_blk", "ext4")
+# virtio_net too, so eth0 exists when the static address is set.
+INITRD_MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "ext4")
 
 IMAGE_SIZE = "4G"
 
