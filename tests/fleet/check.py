@@ -10,32 +10,69 @@ from . import config
 from .util import pid_alive
 
 
-def leftovers(fleet=None) -> dict:
-    """Whatever of the harness (or of one fleet) still exists; empty lists mean clean."""
-    ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split("\n")
-    ns = [line.split()[0] for line in ns if line.startswith(config.NETNS_PREFIX)]
-    links = json.loads(subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout)
-    links = [link["ifname"] for link in links if link["ifname"].startswith(config.LINK_PREFIX)]
+def _netns() -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.startswith(config.NETNS_PREFIX)]
+
+
+def _links() -> list[str]:
+    out = subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout
+    return [link["ifname"] for link in json.loads(out or "[]") if link["ifname"].startswith(config.LINK_PREFIX)]
+
+
+def _mounts() -> list[str]:
     with open("/proc/self/mountinfo") as fh:
-        mounts = [
-            line.split()[4]
-            for line in fh
-            if config.STATE_ROOT in line.split()[4] or f"/run/netns/{config.NETNS_PREFIX}" in line.split()[4]
-        ]
+        points = [line.split()[4] for line in fh]
+    return [m for m in points if m.startswith(config.STATE_ROOT) or m.startswith(f"/run/netns/{config.NETNS_PREFIX}")]
+
+
+def _sshd_pids() -> list[int]:
+    """sshd processes whose command line names a fleet config (shared or own root)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as fh:
+                args = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"sshd") and any(
+            a.startswith(config.STATE_ROOT.encode()) or a.endswith(b"sshd_config.ebpf-bcc-fleet") for a in args
+        ):
+            if pid_alive(int(d)):
+                pids.append(int(d))
+    return pids
+
+
+def leftovers() -> dict:
+    """Everything of every fleet that exists now; all lists empty means clean."""
     routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout
-    routes = [r for r in routes.splitlines() if config.NET_PREFIX + "." in r]
-    out = {"netns": ns, "links": links, "mounts": mounts, "routes": routes}
-    if fleet is not None:
-        slot = fleet.slot
-        out = {
-            "netns": [n for n in ns if n.startswith(f"{config.NETNS_PREFIX}{slot}-")],
-            "links": [x for x in links if x in {config.bridge_name(slot)} | {h.veth for h in fleet.hosts}],
-            "mounts": [m for m in mounts if m.startswith(fleet.dir)],
-            "processes": [h.pid for h in fleet.hosts if h.pid and pid_alive(h.pid)]
-            + ([fleet.proxy["pid"]] if fleet.proxy and pid_alive(fleet.proxy["pid"]) else []),
-            "state_dir": [fleet.dir] if fleet.dir and os.path.exists(fleet.dir) else [],
-        }
-    return out
+    return {
+        "netns": _netns(),
+        "links": _links(),
+        "mounts": _mounts(),
+        "sshd": _sshd_pids(),
+        "routes": [r for r in routes.splitlines() if r.split() and (r.split()[0].startswith(config.NET_PREFIX + ".") or config.NET_SUPERNET in r)],
+        "state_dirs": sorted(d for d in os.listdir(config.STATE_ROOT) if d.isdigit()) if os.path.isdir(config.STATE_ROOT) else [],
+    }
+
+
+def leftovers_of(slot: int, pids=(), state_dir: str | None = None) -> dict:
+    """What is left of one fleet (slot): its namespaces, links, mounts, processes, state dir."""
+    state_dir = state_dir or os.path.join(config.STATE_ROOT, str(slot))
+    return {
+        "netns": [n for n in _netns() if n.startswith(f"{config.NETNS_PREFIX}{slot}-")],
+        "links": [x for x in _links() if x == config.bridge_name(slot) or x.startswith(f"{config.LINK_PREFIX}{slot}h")],
+        "mounts": [m for m in _mounts() if m.startswith(state_dir + "/") or m.startswith(f"/run/netns/{config.NETNS_PREFIX}{slot}-")],
+        "processes": [p for p in pids if p and pid_alive(p)],
+        "state_dir": [state_dir] if os.path.exists(state_dir) else [],
+    }
+
+
+def fleet_pids(f) -> list[int]:
+    """The pids a Fleet object recorded: its hosts' sshd and its proxy."""
+    return [h.pid for h in f.hosts if h.pid] + ([f.proxy["pid"]] if f.proxy else [])
 
 
 def clean(d: dict) -> bool:
