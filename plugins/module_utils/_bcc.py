@@ -46,25 +46,44 @@ struct config {
 };
 
 BPF_PERCPU_ARRAY(counts, u64, NPROBES);
+/* every run while armed, before any filter: what the overhead guard weighs.
+   Slots NPROBES and NPROBES + 1 are the raw_syscalls programs, which run on
+   every syscall of the machine. */
+BPF_PERCPU_ARRAY(hits, u64, NPROBES + 2);
 BPF_ARRAY(config, struct config, 1);
 BPF_ARRAY(sys_enter_index, u32, NSYSCALLS);   /* syscall nr -> probe index + 1 */
 BPF_ARRAY(sys_exit_index, u32, NSYSCALLS);
 
-static __always_inline int bump(u64 index)
+static __always_inline struct config *armed(u32 hit_slot)
 {
     u32 zero = 0;
     struct config *cfg = config.lookup(&zero);
     if (!cfg || !cfg->armed)
         return 0;
+    u64 *hit = hits.lookup(&hit_slot);
+    if (hit)
+        (*hit)++;
+    return cfg;
+}
+
+static __always_inline int count_event(struct config *cfg, u32 index)
+{
     if (cfg->tgid && (bpf_get_current_pid_tgid() >> 32) != cfg->tgid)
         return 0;
     if (cfg->cpu && bpf_get_smp_processor_id() + 1 != cfg->cpu)
         return 0;
-    u32 key = index;
-    u64 *value = counts.lookup(&key);
+    u64 *value = counts.lookup(&index);
     if (value)
         (*value)++;
     return 0;
+}
+
+static __always_inline int bump(u64 index)
+{
+    struct config *cfg = armed(index);
+    if (!cfg)
+        return 0;
+    return count_event(cfg, index);
 }
 
 int on_cookie(void *ctx)
@@ -79,28 +98,34 @@ int on_index(void *ctx)
 
 int on_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
+    struct config *cfg = armed(NPROBES);
+    if (!cfg)
+        return 0;
     u32 nr = ctx->args[1];
     u32 *slot = sys_enter_index.lookup(&nr);
     if (slot && *slot)
-        return bump(*slot - 1);
+        return count_event(cfg, *slot - 1);
     return 0;
 }
 
 int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
+    struct config *cfg = armed(NPROBES + 1);
+    if (!cfg)
+        return 0;
     struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
     unsigned long orig_ax = 0;
     bpf_probe_read_kernel(&orig_ax, sizeof(orig_ax), &regs->orig_ax);
     u32 nr = orig_ax;
     u32 *slot = sys_exit_index.lookup(&nr);
     if (slot && *slot)
-        return bump(*slot - 1);
+        return count_event(cfg, *slot - 1);
     return 0;
 }
 """
 
 FUNCTIONS = ('on_cookie', 'on_index', 'on_sys_enter', 'on_sys_exit')
-MAPS = ('counts', 'config', 'sys_enter_index', 'sys_exit_index')
+MAPS = ('counts', 'hits', 'config', 'sys_enter_index', 'sys_exit_index')
 
 
 class CompileError(Exception):
@@ -130,8 +155,9 @@ def find_library(name):
 class Compiled(object):
     """The compiled program: instructions per function, and map fds."""
 
-    def __init__(self, bpf, headers):
+    def __init__(self, bpf, headers, nprobes):
         self._bpf = bpf
+        self.nprobes = nprobes
         self.headers = headers
         self.insns = {name: bytes(bpf.dump_func(name.encode())) for name in FUNCTIONS}
         self.map_fds = {name: bpf[name.encode()].map_fd for name in MAPS}
@@ -171,7 +197,7 @@ def compile_program(nprobes):
             raise CompileError('bcc could not compile the counting program with the kernel headers at %s (%s); '
                                'install headers for this kernel with the ebpf.bcc.install role.'
                                % (headers['path'], str(exc).strip() or type(exc).__name__))
-        return Compiled(bpf, headers)
+        return Compiled(bpf, headers, max(1, int(nprobes)))
     finally:
         if kind == 'nearest':
             if saved is None:

@@ -34,9 +34,20 @@ MISSING_CHOICES = ('warn', 'error', 'ignore')
 DEFAULTS = {
     'regexp': False, 'duration': 10.0, 'interval': None, 'pid': None, 'cpu': None, 'max_probes': 1000,
     'missing': 'warn', 'include_zero': False, 'attach': None, 'cookies': 'auto', 'start_at': None,
+    'overhead_limit': 5.0,
 }
 MAX_DURATION = 7 * 24 * 3600.0
 MIN_INTERVAL = 0.01
+# The overhead guard looks at the hit rate this often.
+GUARD_PERIOD = 0.25
+# Per-event cost of each mechanism in nanoseconds, measured on the project's
+# machines (../shared/notes/bpf-facts.md; bench/): a uprobe hit is a trap,
+# the rest run in the kernel's own context.
+COSTS_NS = {
+    'uprobe_multi': 5000, 'uprobe': 5000, 'kprobe_multi': 150, 'kprobe': 300,
+    'raw_tracepoint': 100, 'perf_event': 250, 'raw_syscalls': 100,
+}
+DEFAULT_COST_NS = 5000
 # how late a window may start before start_at counts as missed
 START_AT_TOLERANCE = 0.05
 
@@ -60,7 +71,7 @@ def validate(opts):
     if not opts.patterns:
         raise FuncCountError('No pattern was given; set patterns to at least one function, t:category:event or '
                              'u:library:probe.')
-    for name in ('duration', 'interval'):
+    for name in ('duration', 'interval', 'overhead_limit'):
         value = getattr(opts, name)
         if value is None:
             continue
@@ -75,6 +86,9 @@ def validate(opts):
                                  % (MIN_INTERVAL, opts.duration, opts.interval))
         if opts.duration / opts.interval > 100000:
             raise FuncCountError('duration / interval gives more than 100000 intervals; use a longer interval.')
+    if opts.overhead_limit < 0:
+        raise FuncCountError('overhead_limit must be a percentage of one CPU, 0 to turn the guard off, not %s.'
+                             % opts.overhead_limit)
     if opts.max_probes is None or isinstance(opts.max_probes, bool) or int(opts.max_probes) < 1:
         raise FuncCountError('max_probes must be a positive whole number, not %r.' % (opts.max_probes,))
     if opts.missing not in MISSING_CHOICES:
@@ -216,6 +230,7 @@ class Engine(object):
                 compiled.close()
             teardown_seconds = self.clock.monotonic() - t1
         facts = self._engine_facts(the_plan, compiled, attacher)
+        facts['overhead_percent'] = window.overhead_percent
         facts['setup_seconds'] = round(setup_seconds, 4)
         facts['teardown_seconds'] = round(teardown_seconds, 4)
         return _result.counted(self.opts, attached, skipped, window, facts)
@@ -245,9 +260,11 @@ class Engine(object):
 
     def _count(self, compiled, probes):
         reader = CountReader(compiled.map_fds['counts'], [p.index for p in probes])
+        guard = OverheadGuard(compiled.map_fds['hits'], probes, self.opts.overhead_limit, compiled.nprobes)
         duration = float(self.opts.duration)
         interval = self.opts.interval
         marks = []  # (seconds since start, cumulative counts) at each interval boundary
+        aborted = None
         self._wait_for_start()
         self._arm(compiled, True)
         start_wall = time.time()
@@ -255,13 +272,24 @@ class Engine(object):
         try:
             if self.on_armed:
                 self.on_armed()
-            if interval:
-                step = 1
-                while step * interval < duration - 1e-9:
-                    self._sleep_until(start + step * interval)
-                    marks.append((self.clock.monotonic() - start, reader.read()))
-                    step += 1
-            self._sleep_until(start + duration)
+            next_mark = interval if interval and interval < duration - 1e-9 else None
+            next_check = GUARD_PERIOD if guard.enabled else None
+            while True:
+                wake = min(t for t in (duration, next_mark, next_check) if t is not None)
+                self._sleep_until(start + wake)
+                now = self.clock.monotonic() - start
+                if now >= duration - 1e-9:
+                    break
+                if next_mark is not None and now >= next_mark - 1e-9:
+                    marks.append((now, reader.read()))
+                    next_mark += interval
+                    if next_mark >= duration - 1e-9:
+                        next_mark = None
+                if next_check is not None and now >= next_check - 1e-9:
+                    aborted = guard.check(now)
+                    if aborted:
+                        break
+                    next_check += GUARD_PERIOD
         finally:
             self._arm(compiled, False)
         elapsed = self.clock.monotonic() - start
@@ -276,7 +304,11 @@ class Engine(object):
                 intervals.append((start_wall + prev_t, start_wall + t,
                                   {by_index[i]: c - prev.get(i, 0) for i, c in cumulative.items()}))
                 prev_t, prev = t, cumulative
-        return Window(start_wall, start_wall + elapsed, elapsed, {by_index[i]: c for i, c in final.items()}, intervals)
+        window = Window(start_wall, start_wall + elapsed, elapsed, {by_index[i]: c for i, c in final.items()},
+                        intervals)
+        window.aborted = aborted
+        window.overhead_percent = guard.overhead_percent(elapsed)
+        return window
 
     def _wait_for_start(self):
         """Sleep until start_at (wall clock), failing when it has already passed."""
@@ -322,6 +354,77 @@ class Window(object):
         self.duration = duration
         self.counts = counts
         self.intervals = intervals
+
+
+class OverheadGuard(object):
+    """Estimates what counting costs the host and says when it passes the limit.
+
+    Every run of a program while armed is counted per probe before any filter
+    (the ``hits`` map), so events that a pid or cpu filter drops, and every
+    syscall that the raw_syscalls programs see, are weighed too.  The cost is
+    hits x the per-event cost of the probe's mechanism (COSTS_NS), as a share of
+    one CPU over the time counted so far.
+    """
+
+    def __init__(self, map_fd, probes, limit_percent, nprobes):
+        self.limit = float(limit_percent or 0)
+        self.enabled = self.limit > 0
+        indexes = [p.index for p in probes]
+        self.cost = {p.index: COSTS_NS.get(p.mechanism, DEFAULT_COST_NS) for p in probes}
+        self.mechanism = {p.index: p.mechanism for p in probes}
+        self.key = {p.index: p.key for p in probes}
+        self.sys_slots = []
+        if any(p.mechanism == 'raw_syscalls' for p in probes):
+            # the slots after the probes' own: the sys_enter and sys_exit programs
+            self.sys_slots = [nprobes, nprobes + 1]
+        self.reader = CountReader(map_fd, indexes + self.sys_slots)
+
+    def costs(self):
+        """(nanoseconds spent so far, (the share of the costliest probe, its key, events, mechanism))."""
+        hits = self.reader.read()
+        total = 0.0
+        worst = (0.0, None, 0, None)
+        for index, count in hits.items():
+            if index in self.sys_slots:
+                continue
+            spent = count * self.cost[index]
+            total += spent
+            if spent > worst[0]:
+                worst = (spent, self.key[index], count, self.mechanism[index])
+        if self.sys_slots:
+            events = sum(hits[slot] for slot in self.sys_slots)
+            spent = events * COSTS_NS['raw_syscalls']
+            total += spent
+            if spent > worst[0]:
+                worst = (spent, 'raw_syscalls (every syscall of the host)', events, 'raw_syscalls')
+        return total, worst
+
+    def overhead_percent(self, elapsed):
+        if elapsed <= 0:
+            return 0.0
+        total, _worst = self.costs()
+        return round(100.0 * total / (elapsed * 1e9), 3)
+
+    def check(self, elapsed):
+        if not self.enabled or elapsed <= 0:
+            return None
+        total, (spent, key, events, mechanism) = self.costs()
+        percent = 100.0 * total / (elapsed * 1e9)
+        if percent <= self.limit:
+            return None
+        return {
+            'reason': 'counting cost an estimated %.1f%% of one CPU, more than overhead_limit (%s%%): %s fired '
+                      '%.0f times a second through %s (about %d ns each); the window was stopped after %.2f s. '
+                      'Count something less hot, filter by pid, or raise overhead_limit.'
+                      % (percent, _number(self.limit), key, events / elapsed, mechanism,
+                         COSTS_NS.get(mechanism, DEFAULT_COST_NS), elapsed),
+            'after_seconds': round(elapsed, 3),
+            'overhead_percent': round(percent, 3),
+        }
+
+
+def _number(value):
+    return ('%f' % value).rstrip('0').rstrip('.')
 
 
 class CountReader(object):

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import pickle
+import select
+import signal
+import time
 
 from ansible_collections.ebpf.bcc.plugins.module_utils import _elf
 from ansible_collections.ebpf.bcc.plugins.module_utils import _host
@@ -147,8 +151,70 @@ def _sorted(names):
     return sorted(names)
 
 
-def resolve(patterns, host, max_probes=None):
+# Regular expressions are the user's code: one that backtracks catastrophically
+# could run for ever on a symbol name.  With regexp, resolution runs in a child
+# process that is killed when it passes this many seconds.
+REGEXP_SECONDS = 20.0
+
+
+def resolve(patterns, host, max_probes=None, regexp_seconds=None):
     """Resolve patterns into (probes, skipped).  Raises FuncCountError for bad input."""
+    if any(p.regexp for p in patterns):
+        seconds = REGEXP_SECONDS if regexp_seconds is None else regexp_seconds
+        return run_with_deadline(lambda: _resolve_all(patterns, host, max_probes), seconds, patterns)
+    return _resolve_all(patterns, host, max_probes)
+
+
+def run_with_deadline(work, seconds, patterns):
+    """Run ``work`` in a forked child; its result (or FuncCountError) comes back pickled."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.close(read_end)
+        code = 0
+        try:
+            try:
+                payload = ('ok', work())
+            except FuncCountError as exc:
+                payload = ('error', exc.msg)
+            except Exception as exc:  # pylint: disable=broad-except
+                payload = ('error', 'Resolving the patterns failed: %s: %s.' % (type(exc).__name__, exc))
+            data = pickle.dumps(payload)
+            with os.fdopen(write_end, 'wb') as out:
+                out.write(data)
+        except BaseException:  # pylint: disable=broad-except
+            code = 1
+        os._exit(code)  # pylint: disable=protected-access
+    os.close(write_end)
+    chunks = []
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                os.kill(child, signal.SIGKILL)
+                texts = ', '.join(repr(p.text) for p in patterns if p.regexp)
+                raise FuncCountError('Matching the regular expressions %s took more than %d s, so it was stopped; '
+                                     'one of them probably backtracks catastrophically (nested repetition such as '
+                                     '(a+)+); simplify it.' % (texts, seconds))
+            ready, _w, _x = select.select([read_end], [], [], min(left, 1.0))
+            if ready:
+                chunk = os.read(read_end, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        os.waitpid(child, 0)
+    if not chunks:
+        raise FuncCountError('Resolving the patterns failed in a child process that returned nothing.')
+    kind, value = pickle.loads(b''.join(chunks))
+    if kind == 'error':
+        raise FuncCountError(value)
+    return value
+
+
+def _resolve_all(patterns, host, max_probes):
     probes = []
     skipped = []
     seen = {}

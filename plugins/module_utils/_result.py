@@ -52,6 +52,7 @@ def counted(opts, attached, skipped, window, engine):
         'duration': round(window.duration, 6),
         'start': iso(window.start),
         'end': iso(window.end),
+        'aborted': getattr(window, 'aborted', None),
         'engine': engine,
     }
     if window.intervals is not None:

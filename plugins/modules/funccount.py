@@ -88,6 +88,16 @@ options:
     description:
       - Count only events on this CPU.
     type: int
+  overhead_limit:
+    description:
+      - The overhead guard. While counting, the cost of every probe hit is estimated (hits, including those a
+        O(pid) or O(cpu) filter drops, times the measured cost of the probe's mechanism, about 5 microseconds for
+        a uprobe and 0.1 to 0.3 microseconds for tracepoints), four times a second. When it passes this share
+        of one CPU, in percent, the window stops early and the result carries the counts so far and
+        RV(aborted).
+      - V(0) turns the guard off.
+    type: float
+    default: 5
   max_probes:
     description:
       - Fail when the patterns match more probes than this, as bcc's funccount does (its limit is 1000).
@@ -259,6 +269,26 @@ end:
   returned: when counting (not in check mode)
   type: str
   sample: "2026-12-06T18:00:10.000435Z"
+aborted:
+  description:
+    - Null, or why the overhead guard stopped the window early (see O(overhead_limit)); RV(counts) and
+      RV(duration) then cover the time until the stop.
+  returned: when counting (not in check mode)
+  type: dict
+  contains:
+    reason:
+      description: One sentence naming the costliest probe, its rate and the estimate.
+      type: str
+      sample: "counting cost an estimated 41.9% of one CPU, more than overhead_limit (5%): c:malloc fired 83800 times a second through uprobe_multi (about 5000 ns each); the window was stopped after 0.25 s. Count something less hot, filter by pid, or raise overhead_limit."
+    after_seconds:
+      description: Seconds into the window when it was stopped.
+      type: float
+      sample: 0.25
+    overhead_percent:
+      description: The estimate that tripped the guard, in percent of one CPU.
+      type: float
+      sample: 41.9
+  sample: null
 intervals:
   description: Counts per interval; they add up to RV(counts).
   returned: when O(interval) is set
@@ -316,6 +346,11 @@ engine:
           told apart (V(cookie), V(program per probe), V(syscall id)).
       type: dict
       sample: {"tracepoint": {"mechanism": "raw_tracepoint", "identity": "cookie"}}
+    overhead_percent:
+      description: Estimated cost of the counting over the window, in percent of one CPU (see O(overhead_limit)).
+      type: float
+      returned: when counting
+      sample: 0.42
     headers:
       description: Kernel headers bcc compiled with; C(kind) is V(exact) or V(nearest) (the closest installed version, when none match the running kernel).
       type: dict
@@ -380,6 +415,7 @@ ARGUMENT_SPEC = dict(
     pid=dict(type='int'),
     cpu=dict(type='int'),
     max_probes=dict(type='int', default=1000),
+    overhead_limit=dict(type='float', default=5.0),
     missing=dict(type='str', choices=['warn', 'error', 'ignore'], default='warn'),
     include_zero=dict(type='bool', default=False),
     attach=dict(type='dict', options=ATTACH_SPEC),
@@ -412,7 +448,7 @@ def main():
         params['patterns'], regexp=params['regexp'], duration=params['duration'], interval=params['interval'],
         pid=params['pid'], cpu=params['cpu'], max_probes=params['max_probes'], missing=params['missing'],
         include_zero=params['include_zero'], attach=params['attach'], cookies=params['cookies'],
-        start_at=params['start_at'],
+        start_at=params['start_at'], overhead_limit=params['overhead_limit'],
     )
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, _on_signal)
@@ -429,6 +465,8 @@ def main():
     if result['skipped'] and params['missing'] == 'warn':
         module.warn('%d matched probes were not counted (first: %s: %s); see skipped.'
                     % (len(result['skipped']), result['skipped'][0]['probe'], result['skipped'][0]['reason']))
+    if result.get('aborted'):
+        module.warn('The window was stopped early: %s' % result['aborted']['reason'])
     facts = dict((k, v) for k, v in result.items() if k != 'changed')
     module.exit_json(ansible_facts={'funccount': facts}, **result)
 
