@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 
 import pytest
@@ -85,6 +86,30 @@ def test_tracefs_and_debugfs_inside_each_host(six):
     # ... and readable there, as bcc needs.
     out = six.ssh(six.hosts[0], "test -r /sys/kernel/tracing/available_filter_functions && echo ok").stdout
     assert out.strip() == "ok"
+
+
+BCC_TRACEPOINT = """
+import os
+from bcc import BPF
+b = BPF(text='''
+BPF_ARRAY(n, u64, 1);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+    if ((bpf_get_current_pid_tgid() >> 32) != PID) return 0;
+    int k = 0; u64 *v = n.lookup(&k); if (v) __sync_fetch_and_add(v, 1);
+    return 0;
+}
+'''.replace("PID", str(os.getpid())))
+for _ in range(7):
+    os.getppid()
+print(b["n"][0].value)
+"""
+
+
+def test_bcc_attaches_a_tracepoint_inside_a_host(six):
+    # Tracepoints are looked up in tracefs: this only works because the host's
+    # namespace has tracefs mounted on its fresh /sys.
+    out = six.ssh(six.hosts[-1], "/usr/bin/python3 -c " + shlex.quote(BCC_TRACEPOINT)).stdout
+    assert out.strip() == "7"
 
 
 @pytest.mark.parametrize("group", ["fleet_ssh", "fleet_paramiko"])
