@@ -225,7 +225,7 @@ class Attacher(object):
 
     # -- attach --------------------------------------------------------------
 
-    def attach(self, probes, the_plan):
+    def attach(self, probes, the_plan, on_group=None):
         """Attach every planned probe; returns [{probe, reason}] for those that failed."""
         failed = []
         by_mech = {}
@@ -238,6 +238,8 @@ class Attacher(object):
                 failed.append({'probe': probe.key, 'reason': reason})
         for (mech, identity), members in sorted(by_mech.items()):
             failed.extend(getattr(self, '_attach_' + mech)(members, identity))
+            if on_group:
+                on_group(mech)
         return failed
 
     def _attach_kprobe_multi(self, probes, _identity):

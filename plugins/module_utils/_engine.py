@@ -40,6 +40,8 @@ MAX_DURATION = 7 * 24 * 3600.0
 MIN_INTERVAL = 0.01
 # The overhead guard looks at the hit rate this often.
 GUARD_PERIOD = 0.25
+# ... and weighs the cost so far over at least this many seconds.
+GUARD_MIN_SPAN = 1.0
 # Per-event cost of each mechanism in nanoseconds, measured on the project's
 # machines (../shared/notes/bpf-facts.md; bench/): a uprobe hit is a trap,
 # the rest run in the kernel's own context.
@@ -182,13 +184,14 @@ def _format_cpus(cpus):
 class Engine(object):
     """One counting run.  ``bcc`` is the _bcc module (or a stand-in in unit tests)."""
 
-    def __init__(self, opts, bcc, host=None, caps=None, clock=time, on_armed=None):
+    def __init__(self, opts, bcc, host=None, caps=None, clock=time, on_armed=None, on_stage=None):
         self.opts = opts
         self.bcc = bcc
         self.host = host or _resolve.HostView(pid=opts.pid)
         self.caps = caps or Capabilities()
         self.clock = clock
         self.on_armed = on_armed
+        self.on_stage = on_stage or (lambda stage: None)
 
     def prepare(self):
         patterns = validate(self.opts)
@@ -205,29 +208,34 @@ class Engine(object):
     def run(self):
         t0 = self.clock.monotonic()
         probes, skipped, the_plan = self.prepare()
+        self.on_stage('resolved')
         compiled = None
         attacher = None
-        window = None
         try:
             try:
                 compiled = self.bcc.compile_program(len(probes))
             except self.bcc.CompileError as exc:
                 raise FuncCountError(str(exc))
+            self.on_stage('compiled')
             attacher = _attach.Attacher(compiled, pid=self.opts.pid)
-            failed = attacher.attach(probes, the_plan)
+            failed = attacher.attach(probes, the_plan, on_group=lambda mech: self.on_stage('attaching ' + mech))
             failed_keys = set(f['probe'] for f in failed)
             attached = [p for p in probes if p.key not in failed_keys]
             skipped = skipped + failed
             self._apply_missing(failed, attached, the_plan)
             self._configure(compiled)
+            self.on_stage('attached')
             setup_seconds = self.clock.monotonic() - t0
             window = self._count(compiled, attached)
         finally:
             t1 = self.clock.monotonic()
-            if attacher is not None:
-                attacher.close()
-            if compiled is not None:
-                compiled.close()
+            try:
+                self.on_stage('detaching')
+            finally:
+                if attacher is not None:
+                    attacher.close()
+                if compiled is not None:
+                    compiled.close()
             teardown_seconds = self.clock.monotonic() - t1
         facts = self._engine_facts(the_plan, compiled, attacher)
         facts['overhead_percent'] = window.overhead_percent
@@ -270,6 +278,7 @@ class Engine(object):
         start_wall = time.time()
         start = self.clock.monotonic()
         try:
+            self.on_stage('counting')
             if self.on_armed:
                 self.on_armed()
             next_mark = interval if interval and interval < duration - 1e-9 else None
@@ -292,6 +301,7 @@ class Engine(object):
                     next_check += GUARD_PERIOD
         finally:
             self._arm(compiled, False)
+            self.on_stage('disarmed')
         elapsed = self.clock.monotonic() - start
         final = reader.read()
         by_index = {p.index: p.key for p in probes}
@@ -409,7 +419,8 @@ class OverheadGuard(object):
         if not self.enabled or elapsed <= 0:
             return None
         total, (spent, key, events, mechanism) = self.costs()
-        percent = 100.0 * total / (elapsed * 1e9)
+        # a short burst early in the window is no overhead: spread over at least GUARD_MIN_SPAN
+        percent = 100.0 * total / (max(elapsed, GUARD_MIN_SPAN) * 1e9)
         if percent <= self.limit:
             return None
         return {

@@ -128,7 +128,7 @@ def kprobe_blacklist():
 
 # --- the syscall table -------------------------------------------------------
 
-_SYSCALL_RE = re.compile(r'__SYSCALL(?:_64|_COMMON)?\(\s*(\d+)\s*,\s*(?:sys_|__x64_sys_)?(\w+)')
+_SYSCALL_RE = re.compile(r'__SYSCALL(?:_[A-Z0-9]+)?\(\s*(\d+)\s*,\s*(?:sys_|__x64_sys_)?(\w+)')
 _NR_RE = re.compile(r'#define\s+__NR_(\w+)\s+(\d+)')
 # event names whose syscall has another __NR_ name on x86_64
 _EVENT_ALIASES = {'newstat': 'stat', 'newlstat': 'lstat', 'newfstat': 'fstat', 'newuname': 'uname',
