@@ -34,6 +34,8 @@ except ImportError as exc:  # pragma: no cover - depends on the host
 # the value the constant-index program carries until it is patched per probe
 INDEX_MAGIC = 0x7eadbeef
 NSYSCALLS = 1024
+# distinct (probe, process / command / cgroup) pairs kept with group_by
+GROUP_ENTRIES = 16384
 
 PROGRAM = r"""
 #include <uapi/linux/ptrace.h>
@@ -43,6 +45,14 @@ struct config {
     u64 armed;      /* 1 while the window is open */
     u64 tgid;       /* count only this process, 0 = all */
     u64 cpu;        /* count only on this CPU + 1, 0 = all */
+    u64 group_by;   /* 0 none, 1 pid, 2 comm, 3 cgroup */
+};
+
+struct group_key {
+    u32 index;
+    u32 tgid;
+    u64 cgroup;
+    char comm[16];
 };
 
 BPF_PERCPU_ARRAY(counts, u64, NPROBES);
@@ -51,6 +61,8 @@ BPF_PERCPU_ARRAY(counts, u64, NPROBES);
    every syscall of the machine. */
 BPF_PERCPU_ARRAY(hits, u64, NPROBES + 2);
 BPF_ARRAY(config, struct config, 1);
+BPF_HASH(groups, struct group_key, u64, GROUP_ENTRIES);
+BPF_ARRAY(group_drops, u64, 1);
 BPF_ARRAY(sys_enter_index, u32, NSYSCALLS);   /* syscall nr -> probe index + 1 */
 BPF_ARRAY(sys_exit_index, u32, NSYSCALLS);
 
@@ -75,6 +87,26 @@ static __always_inline int count_event(struct config *cfg, u32 index)
     u64 *value = counts.lookup(&index);
     if (value)
         (*value)++;
+    if (cfg->group_by) {
+        struct group_key key = {};
+        u64 zero = 0;
+        key.index = index;
+        if (cfg->group_by == 1)
+            key.tgid = bpf_get_current_pid_tgid() >> 32;
+        if (cfg->group_by <= 2)
+            bpf_get_current_comm(&key.comm, sizeof(key.comm));
+        else
+            key.cgroup = bpf_get_current_cgroup_id();
+        u64 *n = groups.lookup_or_try_init(&key, &zero);
+        if (n) {
+            lock_xadd(n, 1);
+        } else {
+            u32 first = 0;
+            u64 *drops = group_drops.lookup(&first);
+            if (drops)
+                lock_xadd(drops, 1);
+        }
+    }
     return 0;
 }
 
@@ -163,6 +195,15 @@ class Compiled(object):
         self.map_fds = {name: bpf[name.encode()].map_fd for name in MAPS}
         self.index_magic = INDEX_MAGIC
 
+    def read_groups(self):
+        """[(probe index, tgid, cgroup id, comm, count)] from the group_by map, and the drops."""
+        rows = []
+        for key, value in self._bpf[b'groups'].items():
+            comm = bytes(bytearray(key.comm)).split(b'\0', 1)[0].decode('utf-8', 'replace')
+            rows.append((key.index, key.tgid, key.cgroup, comm, value.value))
+        drops = self._bpf[b'group_drops'][0].value
+        return rows, drops
+
     def close(self):
         if self._bpf is not None:
             self._bpf.cleanup()
@@ -180,7 +221,7 @@ def compile_program(nprobes):
         raise CompileError('no kernel headers are installed (/lib/modules/%s/build is missing and no '
                            '/usr/src/linux-headers-* exists); install them with the ebpf.bcc.install role.'
                            % _host.kernel_release())
-    cflags = ['-DNPROBES=%d' % max(1, int(nprobes)), '-DNSYSCALLS=%d' % NSYSCALLS,
+    cflags = ['-DNPROBES=%d' % max(1, int(nprobes)), '-DNSYSCALLS=%d' % NSYSCALLS, '-DGROUP_ENTRIES=%d' % GROUP_ENTRIES,
               '-DINDEX_MAGIC=%d' % INDEX_MAGIC, '-w']
     tmp = None
     saved = os.environ.get('BCC_KERNEL_SOURCE')

@@ -34,8 +34,9 @@ MISSING_CHOICES = ('warn', 'error', 'ignore')
 DEFAULTS = {
     'regexp': False, 'duration': 10.0, 'interval': None, 'pid': None, 'cpu': None, 'max_probes': 1000,
     'missing': 'warn', 'include_zero': False, 'attach': None, 'cookies': 'auto', 'start_at': None,
-    'overhead_limit': 5.0,
+    'overhead_limit': 5.0, 'group_by': 'none',
 }
+GROUP_BY = {'none': 0, 'pid': 1, 'comm': 2, 'cgroup': 3}
 MAX_DURATION = 7 * 24 * 3600.0
 MIN_INTERVAL = 0.01
 # The overhead guard looks at the hit rate this often.
@@ -88,6 +89,8 @@ def validate(opts):
                                  % (MIN_INTERVAL, opts.duration, opts.interval))
         if opts.duration / opts.interval > 100000:
             raise FuncCountError('duration / interval gives more than 100000 intervals; use a longer interval.')
+    if opts.group_by not in GROUP_BY:
+        raise FuncCountError('group_by must be one of %s, not %r.' % (', '.join(GROUP_BY), opts.group_by))
     if opts.overhead_limit < 0:
         raise FuncCountError('overhead_limit must be a percentage of one CPU, 0 to turn the guard off, not %s.'
                              % opts.overhead_limit)
@@ -258,12 +261,11 @@ class Engine(object):
                                  skipped=failed)
 
     def _configure(self, compiled):
-        cfg = struct.pack('<QQQ', 0, self.opts.pid or 0, (self.opts.cpu + 1) if self.opts.cpu is not None else 0)
-        bpfsys.map_update(compiled.map_fds['config'], struct.pack('<I', 0), cfg)
+        self._arm(compiled, False)
 
     def _arm(self, compiled, on):
-        cfg = struct.pack('<QQQ', 1 if on else 0, self.opts.pid or 0,
-                          (self.opts.cpu + 1) if self.opts.cpu is not None else 0)
+        cfg = struct.pack('<QQQQ', 1 if on else 0, self.opts.pid or 0,
+                          (self.opts.cpu + 1) if self.opts.cpu is not None else 0, GROUP_BY[self.opts.group_by])
         bpfsys.map_update(compiled.map_fds['config'], struct.pack('<I', 0), cfg)
 
     def _count(self, compiled, probes):
@@ -318,6 +320,10 @@ class Engine(object):
                         intervals)
         window.aborted = aborted
         window.overhead_percent = guard.overhead_percent(elapsed)
+        if self.opts.group_by != 'none':
+            rows, drops = compiled.read_groups()
+            window.groups = group_rows(self.opts.group_by, rows, by_index)
+            window.groups_dropped = drops
         return window
 
     def _wait_for_start(self):
@@ -364,6 +370,40 @@ class Window(object):
         self.duration = duration
         self.counts = counts
         self.intervals = intervals
+
+
+def group_rows(group_by, rows, by_index):
+    """Shape (index, tgid, cgroup, comm, count) rows from the map into result rows, busiest first."""
+    merged = {}
+    comms = {}
+    for index, tgid, cgroup, comm, count in rows:
+        if index not in by_index:
+            continue
+        if group_by == 'pid':
+            key = (index, tgid)
+            # threads of one process may carry different names: keep the busiest
+            comms.setdefault(key, {}).setdefault(comm, 0)
+            comms[key][comm] += count
+        elif group_by == 'comm':
+            key = (index, comm)
+        else:
+            key = (index, cgroup)
+        merged[key] = merged.get(key, 0) + count
+    paths = _host.cgroup_paths(set(k[1] for k in merged)) if group_by == 'cgroup' else {}
+    result = []
+    for key, count in merged.items():
+        row = {'probe': by_index[key[0]], 'count': count}
+        if group_by == 'pid':
+            row['pid'] = key[1]
+            row['comm'] = sorted(comms[key].items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        elif group_by == 'comm':
+            row['comm'] = key[1]
+        else:
+            row['cgroup'] = paths.get(key[1]) or 'cgroup id %d' % key[1]
+            row['cgroup_id'] = key[1]
+        result.append(row)
+    result.sort(key=lambda r: (-r['count'], r['probe'], str(r.get('pid', r.get('comm', r.get('cgroup'))))))
+    return result
 
 
 class OverheadGuard(object):

@@ -308,6 +308,37 @@ def library_in_process(name, pid):
     return None
 
 
+def cgroup2_root():
+    try:
+        with open('/proc/self/mounts') as handle:
+            for line in handle:
+                fields = line.split()
+                if len(fields) >= 3 and fields[2] == 'cgroup2':
+                    return fields[1]
+    except OSError:
+        pass
+    return None
+
+
+def cgroup_paths(ids, root=None):
+    """cgroup v2 id -> path (relative to the cgroup2 mount, '/' for the root), by inode number."""
+    root = root or cgroup2_root()
+    found = {}
+    if not root or not ids:
+        return found
+    wanted = set(ids)
+    for dirpath, _dirs, _files in os.walk(root):
+        try:
+            ino = os.stat(dirpath).st_ino
+        except OSError:
+            continue
+        if ino in wanted:
+            found[ino] = '/' if dirpath == root else '/' + os.path.relpath(dirpath, root)
+            if len(found) == len(wanted):
+                break
+    return found
+
+
 def which(name):
     return shutil.which(name)
 

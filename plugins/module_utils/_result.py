@@ -55,6 +55,9 @@ def counted(opts, attached, skipped, window, engine):
         'aborted': getattr(window, 'aborted', None),
         'engine': engine,
     }
+    if getattr(window, 'groups', None) is not None:
+        result['groups'] = window.groups
+        result['groups_dropped'] = window.groups_dropped
     if window.intervals is not None:
         result['intervals'] = [
             {'start': iso(start), 'end': iso(end), 'counts': order_counts(counts, opts.include_zero)}

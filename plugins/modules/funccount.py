@@ -98,6 +98,14 @@ options:
       - V(0) turns the guard off.
     type: float
     default: 5
+  group_by:
+    description:
+      - Also break the counts down by who caused them, in RV(groups).
+      - V(pid) per process (with its command name), V(comm) per command name, V(cgroup) per cgroup v2 (its path
+        under the cgroup2 mount), V(none) not at all.
+    type: str
+    choices: [none, pid, comm, cgroup]
+    default: none
   max_probes:
     description:
       - Fail when the patterns match more probes than this, as bcc's funccount does (its limit is 1000).
@@ -269,6 +277,43 @@ end:
   returned: when counting (not in check mode)
   type: str
   sample: "2026-12-06T18:00:10.000435Z"
+groups:
+  description:
+    - With O(group_by), the counts per probe and process, command or cgroup, busiest first.
+  returned: when O(group_by) is not V(none)
+  type: list
+  elements: dict
+  contains:
+    probe:
+      description: The probe key.
+      type: str
+      sample: c:malloc
+    count:
+      description: Events of this probe caused by this group.
+      type: int
+      sample: 5120
+    pid:
+      description: Process id, with O(group_by=pid).
+      type: int
+      sample: 4242
+    comm:
+      description: Command name, with O(group_by=pid) (the busiest thread's) or O(group_by=comm).
+      type: str
+      sample: nginx
+    cgroup:
+      description: cgroup v2 path, with O(group_by=cgroup).
+      type: str
+      sample: /system.slice/nginx.service
+    cgroup_id:
+      description: cgroup v2 id, with O(group_by=cgroup).
+      type: int
+      sample: 5631
+  sample: [{"probe": "c:malloc", "count": 5120, "pid": 4242, "comm": "nginx"}]
+groups_dropped:
+  description: Events counted in RV(counts) but not in RV(groups) because the group table was full (16384 entries).
+  returned: when O(group_by) is not V(none)
+  type: int
+  sample: 0
 aborted:
   description:
     - Null, or why the overhead guard stopped the window early (see O(overhead_limit)); RV(counts) and
@@ -415,6 +460,7 @@ ARGUMENT_SPEC = dict(
     pid=dict(type='int'),
     cpu=dict(type='int'),
     max_probes=dict(type='int', default=1000),
+    group_by=dict(type='str', choices=['none', 'pid', 'comm', 'cgroup'], default='none'),
     overhead_limit=dict(type='float', default=5.0),
     missing=dict(type='str', choices=['warn', 'error', 'ignore'], default='warn'),
     include_zero=dict(type='bool', default=False),
@@ -449,6 +495,7 @@ def main():
         pid=params['pid'], cpu=params['cpu'], max_probes=params['max_probes'], missing=params['missing'],
         include_zero=params['include_zero'], attach=params['attach'], cookies=params['cookies'],
         start_at=params['start_at'], overhead_limit=params['overhead_limit'],
+        group_by=params['group_by'],
     )
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, _on_signal)

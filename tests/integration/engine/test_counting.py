@@ -209,3 +209,51 @@ def test_program_name_resolves_to_the_executable_of_the_pid(gc_workload, private
     w = gc_workload(6)
     result = count(['u:python3.11:gc__start'], go=w.go, pid=w.pid)
     assert result['counts'] == {'u:python3.11:gc__start': 6}
+
+
+def test_group_by_pid(workload, fcwork, clean):
+    a = workload(alpha=30)
+    b = workload(alpha=45)
+
+    def go():
+        a.go()
+        b.go()
+    result = count(['%s:fc_alpha' % fcwork], go=go, group_by='pid')
+    assert result['counts'] == {'%s:fc_alpha' % fcwork: 75}
+    assert result['groups'] == [
+        {'probe': '%s:fc_alpha' % fcwork, 'count': 45, 'pid': b.pid, 'comm': 'fcwork'},
+        {'probe': '%s:fc_alpha' % fcwork, 'count': 30, 'pid': a.pid, 'comm': 'fcwork'},
+    ]
+    assert result['groups_dropped'] == 0
+
+
+def test_group_by_comm(workload, fcwork, clean):
+    a = workload(alpha=5, getppid=8)
+    b = workload(alpha=6)
+
+    def go():
+        a.go()
+        b.go()
+    result = count(['%s:fc_alpha' % fcwork, 'c:getppid'], go=go, group_by='comm', pid=None)
+    rows = [r for r in result['groups'] if r['comm'] == 'fcwork']
+    assert rows == [{'probe': '%s:fc_alpha' % fcwork, 'count': 11, 'comm': 'fcwork'},
+                    {'probe': 'c:getppid', 'count': 8, 'comm': 'fcwork'}]
+
+
+def test_group_by_cgroup(workload, fcwork, clean, tmp_path):
+    from ansible_collections.ebpf.bcc.plugins.module_utils import _host
+    root = _host.cgroup2_root()
+    if root is None:
+        pytest.skip('no cgroup2 mount')
+    name = 'ebpf-bcc-test-%d' % os.getpid()
+    path = os.path.join(root, name)
+    os.mkdir(path)
+    try:
+        w = workload(alpha=21)
+        with open(os.path.join(path, 'cgroup.procs'), 'w') as handle:
+            handle.write(str(w.pid))
+        result = count(['%s:fc_alpha' % fcwork], go=w.go, group_by='cgroup')
+        w.close()
+    finally:
+        os.rmdir(path)
+    assert [(r['cgroup'], r['count']) for r in result['groups']] == [('/' + name, 21)]
