@@ -324,7 +324,10 @@ aborted:
     reason:
       description: One sentence naming the costliest probe, its rate and the estimate.
       type: str
-      sample: "counting cost an estimated 41.9% of one CPU, more than overhead_limit (5%): c:malloc fired 83800 times a second through uprobe_multi (about 5000 ns each); the window was stopped after 0.25 s. Count something less hot, filter by pid, or raise overhead_limit."
+      sample: >-
+        counting cost an estimated 41.9% of one CPU, more than overhead_limit (5%): c:malloc fired 83800 times a
+        second through uprobe_multi (about 5000 ns each); the window was stopped after 0.25 s. Count something less
+        hot, filter by pid, or raise overhead_limit.
     after_seconds:
       description: Seconds into the window when it was stopped.
       type: float
