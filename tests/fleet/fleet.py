@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -408,10 +409,9 @@ class Fleet:
         self.timings["rootfs_cached"] = {s: m["cached"] for s, m in self.rootfs.items()}
 
         t1 = time.monotonic()
-        self._allocate()
+        self._up = True  # from here on, down() has something to remove
         _LIVE.add(self)
-        self._up = True
-        self._write_state()
+        self._allocate()
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"ebpf-bcc-fleet{self.slot}", "-f", self.key_file])
         self._make_bridge()
         if any(r != SHARED for r in self.roots):
@@ -432,6 +432,10 @@ class Fleet:
 
     def down(self) -> dict:
         if not self._up:
+            return {}
+        if self.slot is None:  # up() failed before a slot was allocated
+            self._up = False
+            _LIVE.discard(self)
             return {}
         result = teardown_slot(self.slot, quiet=True)
         self._up = False
@@ -457,6 +461,9 @@ class Fleet:
             self.slot = free[0]
             self.dir = slot_dir(self.slot)
             os.makedirs(os.path.join(self.dir, "hosts"), mode=0o700)
+            # state.json exists from the moment the slot does: a slot dir
+            # without one is a leftover that the next allocation may remove.
+            self._write_state()
             _ensure_blackhole()
 
     def _write_state(self) -> None:
@@ -690,8 +697,7 @@ class Fleet:
         """Run the `ansible` ad-hoc command next to this Python against the fleet."""
         for h in self.hosts:
             assert_local(h.address, self.bridge)
-        exe = os.path.join(os.path.dirname(sys.executable), "ansible")
-        cmd = [exe, pattern, "-i", inventory_path or self.inventory, "-m", module]
+        cmd = [_tool("ansible"), pattern, "-i", inventory_path or self.inventory, "-m", module]
         if args is not None:
             cmd += ["-a", args]
         if forks:
@@ -719,12 +725,22 @@ class Fleet:
     def ansible_playbook(self, playbook: str, *, inventory_path: str | None = None, extra=(), check: bool = True, timeout: float = 1800):
         for h in self.hosts:
             assert_local(h.address, self.bridge)
-        exe = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-        cmd = [exe, "-i", inventory_path or self.inventory, playbook, *extra]
+        cmd = [_tool("ansible-playbook"), "-i", inventory_path or self.inventory, playbook, *extra]
         return run(cmd, check=check, env=self.env(), timeout=timeout)
 
     def describe(self) -> dict:
         return read_state(self.slot) or {}
+
+
+def _tool(name: str) -> str:
+    """An Ansible command next to this Python (the venv's), else the one on PATH."""
+    exe = os.path.join(os.path.dirname(sys.executable), name)
+    if os.path.exists(exe):
+        return exe
+    found = shutil.which(name)
+    if not found:
+        raise FleetError(f"{name} is neither next to {sys.executable} nor on PATH: run make setup")
+    return found
 
 
 def _tail(path: str, n: int = 20) -> str:
