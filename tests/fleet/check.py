@@ -11,12 +11,12 @@ from .util import pid_alive
 
 
 def _netns() -> list[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
     return [line.split()[0] for line in out.splitlines() if line.startswith(config.NETNS_PREFIX)]
 
 
 def _links() -> list[str]:
-    out = subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True, check=False).stdout
     return [link["ifname"] for link in json.loads(out or "[]") if link["ifname"].startswith(config.LINK_PREFIX)]
 
 
@@ -47,7 +47,7 @@ def _sshd_pids() -> list[int]:
 
 def leftovers() -> dict:
     """Everything of every fleet that exists now; all lists empty means clean."""
-    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout
+    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True, check=False).stdout
     return {
         "netns": _netns(),
         "links": _links(),

@@ -29,6 +29,9 @@ SECURITY_MIRROR = os.environ.get(
     "EBPF_BCC_ROOTFS_SECURITY_MIRROR", "http://deb.debian.org/debian-security"
 )
 
+# Time measurements of fleets started by the pytest fixture, one JSON per line.
+TIMINGS_FILE = os.environ.get("EBPF_BCC_FLEET_TIMINGS", "/var/tmp/ebpf-bcc/fleet-timings.jsonl")
+
 SUITES = ("bullseye", "bookworm", "trixie")
 
 # debootstrap --variant=minbase --include=...: what a host needs to take SSH
@@ -107,6 +110,3 @@ def rootfs_key(suite: str, packages=BASE_PACKAGES) -> str:
 
 def rootfs_dir(suite: str, packages=BASE_PACKAGES) -> str:
     return os.path.join(CACHE_ROOT, f"{suite}-{rootfs_key(suite, packages)}")
-
-# Time measurements of fleets started by the pytest fixture, one JSON per line.
-TIMINGS_FILE = os.environ.get("EBPF_BCC_FLEET_TIMINGS", "/var/tmp/ebpf-bcc/fleet-timings.jsonl")

@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from . import config, inventory, rootfs
 from .util import FleetError, kill_and_wait, log, pid_alive, pid_start_time, run, same_process

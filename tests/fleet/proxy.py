@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     p.add_argument("--listen", required=True, help="ADDRESS:PORT")
     p.add_argument("--allow", action="append", default=[], help="a host name to forward to")
     args = p.parse_args(argv)
-    addr, _, port = args.listen.rpartition(":")
+    addr, port = args.listen.rsplit(":", 1)
     for attempt in range(50):
         try:
             srv = Server((addr, int(port)), Handler)

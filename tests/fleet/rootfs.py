@@ -137,7 +137,7 @@ def _build(suite: str, packages, dest: str) -> dict:
         versions = {}
         out = _chroot(root, "dpkg-query", "-W", "-f", "${Package} ${Version}\\n")
         for line in out.splitlines():
-            name, _, version = line.partition(" ")
+            name, version = (line.split(" ", 1) + [""])[:2]
             versions[name] = version
         size = int(run(["du", "-sxb", root]).stdout.split()[0])
         manifest = {

@@ -11,7 +11,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.fleet.pytest_plugin import (  # noqa: E402,F401
+from tests.fleet.pytest_plugin import (  # noqa: E402,F401 pylint: disable=unused-import
     fleet,
     pytest_configure,
     pytest_terminal_summary,

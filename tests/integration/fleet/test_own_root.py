@@ -59,7 +59,7 @@ def test_host_runs_its_own_debian(own):
 
 
 def test_host_has_tracefs_proc_sys_dev_and_no_dns(own):
-    _, f = own
+    f = own[1]
     out = f.ssh("fleet-01", "stat -f -c %T / /proc /sys /sys/kernel/tracing /sys/kernel/debug /dev /run; "
                 "cat /etc/resolv.conf; test -c /dev/null && echo devnull").stdout.split()
     assert out == ["overlayfs", "proc", "sysfs", "tracefs", "debugfs", "tmpfs", "tmpfs", "devnull"]

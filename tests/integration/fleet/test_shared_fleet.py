@@ -70,7 +70,7 @@ def test_hostnames_and_addresses_are_distinct(six):
 def test_name_resolution_is_local(six):
     for h in six.hosts:
         out = six.ssh(h, "cat /etc/resolv.conf; echo ---; getent hosts $(hostname); cat /etc/hostname").stdout
-        resolv, _, rest = out.partition("---\n")
+        resolv, rest = out.split("---\n", 1)
         assert resolv == ""
         assert rest.split() == [h.address, h.name, h.name]
 
