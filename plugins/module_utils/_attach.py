@@ -102,6 +102,13 @@ def _forced(group, choice, caps):
     return choice
 
 
+def _no_cookie_conflict(group, choice, cookies):
+    if cookies == 'never':
+        raise FuncCountError('attach.%s is %s, which tells probes apart only by attach cookie, but cookies is never; '
+                             'set attach.%s to auto or to a per-probe mechanism, or cookies to auto.'
+                             % (group, choice, group))
+
+
 def plan(probes, caps, attach=None, cookies='auto'):
     """Decide how each probe attaches.  ``caps`` is a Capabilities."""
     attach = dict(attach or {})
@@ -126,10 +133,13 @@ def plan(probes, caps, attach=None, cookies='auto'):
             elif caps.available('kprobes'):
                 assign(KERNEL, members, 'kprobe', _cookie_identity(caps, cookies, 'perf_link'))
             else:
+                multi = ('not used with cookies: never' if cookies == 'never' and caps.available('kprobe_multi')
+                         else caps.reason('kprobe_multi'))
                 result.unavailable[KERNEL] = (
                     'this kernel cannot count kernel functions: kprobe_multi: %s; kprobe: %s; fentry: %s'
-                    % (caps.reason('kprobe_multi'), caps.reason('kprobes'), caps.reason('fentry')))
+                    % (multi, caps.reason('kprobes'), caps.reason('fentry')))
         elif _forced(KERNEL, choice, caps) == 'kprobe_multi':
+            _no_cookie_conflict(KERNEL, choice, cookies)
             assign(KERNEL, members, choice, COOKIE)
         else:
             assign(KERNEL, members, choice, _cookie_identity(caps, cookies, 'perf_link'))
@@ -146,6 +156,7 @@ def plan(probes, caps, attach=None, cookies='auto'):
                 result.unavailable[USER] = ('this kernel cannot count user functions: uprobe_multi: %s; uprobe: %s'
                                             % (caps.reason('uprobe_multi'), caps.reason('uprobes')))
         elif _forced(USER, choice, caps) == 'uprobe_multi':
+            _no_cookie_conflict(USER, choice, cookies)
             assign(USER, members, choice, COOKIE)
         else:
             assign(USER, members, choice, _cookie_identity(caps, cookies, 'perf_link'))
@@ -178,7 +189,13 @@ def plan(probes, caps, attach=None, cookies='auto'):
     if tracepoints:
         choice = attach.get(TRACEPOINT) or 'auto'
         if choice == 'auto':
-            choice = 'raw_tracepoint' if caps.available('raw_tracepoints') else 'perf_event'
+            if caps.available('raw_tracepoints'):
+                choice = 'raw_tracepoint'
+            elif caps.available('tracepoints'):
+                choice = 'perf_event'
+            else:
+                raise FuncCountError('this kernel cannot attach to tracepoints: raw_tracepoint: %s; perf_event: %s.'
+                                     % (caps.reason('raw_tracepoints'), caps.reason('tracepoints')))
         _forced(TRACEPOINT, choice, caps)
         if choice == 'raw_tracepoint':
             identity = _cookie_identity(caps, cookies, 'raw_tracepoint_cookies')

@@ -23,6 +23,8 @@ PT_LOAD = 1
 SHN_UNDEF = 0
 NT_STAPSDT = 3
 EM_X86_64 = 62
+SHT_GNU_VERSYM = 0x6fffffff
+VERSYM_HIDDEN = 0x8000
 
 
 class ElfError(Exception):
@@ -58,6 +60,12 @@ class ElfFile(object):
                 self.data = handle.read()
         except OSError as exc:
             raise ElfError('cannot read %s: %s' % (path, exc.strerror))
+        try:
+            self._parse_headers(path)
+        except (struct.error, IndexError, ValueError):
+            raise ElfError('%s is a truncated or damaged ELF file' % path)
+
+    def _parse_headers(self, path):
         data = self.data
         if len(data) < 64 or data[:4] != b'\x7fELF':
             raise ElfError('%s is not an ELF file' % path)
@@ -100,8 +108,22 @@ class ElfFile(object):
         return None
 
     def functions(self):
-        """Defined function symbols, one per name, from .symtab and .dynsym."""
+        """Defined function symbols, one per name, from .symtab and .dynsym.
+
+        A name with several symbol versions (memcpy@GLIBC_2.2.5 and memcpy@@GLIBC_2.14)
+        resolves to the default version, the one programs link against."""
+        try:
+            return self._functions()
+        except (struct.error, IndexError, ValueError):
+            raise ElfError('%s has a damaged symbol table' % self.path)
+
+    def _functions(self):
         found = {}
+        hidden_names = set()
+        versym = None
+        for sec in self.sections:
+            if sec[1] == SHT_GNU_VERSYM:
+                versym = sec
         for sec in self.sections:
             if sec[1] not in (SHT_SYMTAB, SHT_DYNSYM):
                 continue
@@ -109,15 +131,26 @@ class ElfFile(object):
             if not entsize or link >= len(self.sections):
                 continue
             strtab = self.sections[link][4]
-            for pos in range(offset, offset + size, entsize):
+            for number, pos in enumerate(range(offset, offset + size, entsize)):
                 st_name, st_info, _other, st_shndx, st_value, st_size = struct.unpack_from(
                     self.end + 'IBBHQQ', self.data, pos)
                 kind = st_info & 0xf
                 if kind not in (STT_FUNC, STT_GNU_IFUNC) or st_shndx == SHN_UNDEF or not st_value:
                     continue
                 name = self._cstr(strtab + st_name)
-                if name and name not in found:
-                    found[name] = Symbol(name, st_value, st_size, kind == STT_GNU_IFUNC)
+                if not name:
+                    continue
+                hidden = False
+                if sec[1] == SHT_DYNSYM and versym is not None:
+                    hidden = bool(struct.unpack_from(self.end + 'H', self.data, versym[4] + 2 * number)[0]
+                                  & VERSYM_HIDDEN)
+                if name in found and not (name in hidden_names and not hidden):
+                    continue
+                found[name] = Symbol(name, st_value, st_size, kind == STT_GNU_IFUNC)
+                if hidden:
+                    hidden_names.add(name)
+                else:
+                    hidden_names.discard(name)
         return found
 
     def usdt_notes(self):

@@ -74,12 +74,11 @@ def validate(opts):
     if not opts.patterns:
         raise FuncCountError('No pattern was given; set patterns to at least one function, t:category:event or '
                              'u:library:probe.')
-    for name in ('duration', 'interval', 'overhead_limit'):
+    for name, what in (('duration', 'a number of seconds'), ('interval', 'a number of seconds'),
+                       ('overhead_limit', 'a percentage of one CPU, 0 to turn the guard off')):
         value = getattr(opts, name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-            raise FuncCountError('%s must be a number of seconds, not %r.' % (name, value))
+        if value is not None and not _number(value):
+            raise FuncCountError('%s must be %s, not %r.' % (name, what, value))
     if not 0 < opts.duration <= MAX_DURATION:
         raise FuncCountError('duration must be more than 0 and at most %d seconds (7 days), not %s.'
                              % (MAX_DURATION, opts.duration))
@@ -94,12 +93,15 @@ def validate(opts):
     if opts.overhead_limit < 0:
         raise FuncCountError('overhead_limit must be a percentage of one CPU, 0 to turn the guard off, not %s.'
                              % opts.overhead_limit)
-    if opts.max_probes is None or isinstance(opts.max_probes, bool) or int(opts.max_probes) < 1:
+    if not _whole_number(opts.max_probes) or opts.max_probes < 1:
         raise FuncCountError('max_probes must be a positive whole number, not %r.' % (opts.max_probes,))
     if opts.missing not in MISSING_CHOICES:
         raise FuncCountError('missing must be one of %s, not %r.' % (', '.join(MISSING_CHOICES), opts.missing))
     if opts.cookies not in _attach.COOKIE_CHOICES:
         raise FuncCountError('cookies must be one of %s, not %r.' % (', '.join(_attach.COOKIE_CHOICES), opts.cookies))
+    if opts.attach is not None and not isinstance(opts.attach, dict):
+        raise FuncCountError('attach must be a mapping of probe type (%s) to mechanism, not %r.'
+                             % (', '.join(_attach.GROUPS), opts.attach))
     for group, choice in (opts.attach or {}).items():
         if group not in _attach.CHOICES:
             raise FuncCountError('attach has no key %r; use %s.' % (group, ', '.join(_attach.GROUPS)))
@@ -120,30 +122,55 @@ def validate(opts):
         raise FuncCountError(str(exc))
 
 
+def _number(value):
+    """An int or float that is not a bool and not NaN (infinities and huge ints are left to range checks)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return not (isinstance(value, float) and math.isnan(value))
+
+
+def _finite_number(value):
+    """A number that is finite as a float."""
+    if not _number(value):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _whole_number(value):
+    if isinstance(value, float):
+        return _finite_number(value) and value.is_integer()
+    return _number(value)
+
+
 def parse_start_at(value):
     """A UTC instant as epoch seconds, from ISO 8601 text (Z or an offset) or a number of epoch seconds."""
-    if isinstance(value, bool):
-        value = None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+    epoch = None
+    if _finite_number(value):
+        epoch = float(value)
+    elif isinstance(value, str):
         text = value.strip()
         try:
-            return float(text)
+            epoch = float(text)
         except ValueError:
-            pass
-        if text.endswith(('Z', 'z')):
-            text = text[:-1] + '+00:00'
-        try:
-            moment = datetime.datetime.fromisoformat(text.replace(' ', 'T', 1) if 'T' not in text else text)
-        except ValueError:
-            moment = None
-        if moment is not None:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=datetime.timezone.utc)
-            return moment.timestamp()
-    raise FuncCountError('start_at must be a UTC time in ISO 8601 such as 2026-12-06T18:00:00Z, or epoch seconds, '
-                         'not %r.' % (value,))
+            if text.endswith(('Z', 'z')):
+                text = text[:-1] + '+00:00'
+            if ' ' in text and 'T' not in text:
+                text = text.replace(' ', 'T', 1)
+            try:
+                moment = datetime.datetime.fromisoformat(text)
+            except ValueError:
+                moment = None
+            if moment is not None:
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=datetime.timezone.utc)
+                epoch = moment.timestamp()
+    if epoch is None or not math.isfinite(epoch) or not 0 <= epoch < 253402300800:  # year 10000
+        raise FuncCountError('start_at must be a UTC time in ISO 8601 such as 2026-12-06T18:00:00Z, or epoch '
+                             'seconds, not %r.' % (value,))
+    return epoch
 
 
 def check_host(opts, patterns):
@@ -467,14 +494,14 @@ class OverheadGuard(object):
             'reason': 'counting cost an estimated %.1f%% of one CPU, more than overhead_limit (%s%%): %s fired '
                       '%.0f times a second through %s (about %d ns each); the window was stopped after %.2f s. '
                       'Count something less hot, filter by pid, or raise overhead_limit.'
-                      % (percent, _number(self.limit), key, events / elapsed, mechanism,
+                      % (percent, _format_number(self.limit), key, events / elapsed, mechanism,
                          COSTS_NS.get(mechanism, DEFAULT_COST_NS), elapsed),
             'after_seconds': round(elapsed, 3),
             'overhead_percent': round(percent, 3),
         }
 
 
-def _number(value):
+def _format_number(value):
     return ('%f' % value).rstrip('0').rstrip('.')
 
 

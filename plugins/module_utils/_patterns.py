@@ -23,6 +23,7 @@ colon that leaves a name behind it.
 from __future__ import annotations
 
 import re
+import warnings
 
 KERNEL = 'kernel'
 USER = 'user'
@@ -84,10 +85,47 @@ def glob_to_regex(glob):
 def compile_matcher(part, regexp, text):
     source = part if regexp else glob_to_regex(part)
     try:
-        return re.compile(source, re.DOTALL)
-    except re.error as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            return re.compile(source, re.DOTALL)
+    except (re.error, RecursionError, OverflowError, MemoryError, ValueError) as exc:
         raise PatternError('Pattern %r has an invalid regular expression %r (%s); fix it, or set regexp '
                            'to false to use * wildcards.' % (text, part, exc))
+
+
+def split_parts(text, regexp, maxsplit=-1, from_right=False):
+    """Split at ':'; in regexp mode not inside (...), [...] or after a backslash, so that
+    (?:a|b) and [:alpha:] stay whole."""
+    if not regexp:
+        return text.rsplit(':', maxsplit) if from_right else text.split(':', maxsplit)
+    cuts = []
+    depth = 0
+    in_class = False
+    escaped = False
+    for i, char in enumerate(text):
+        if escaped:
+            escaped = False
+        elif char == '\\':
+            escaped = True
+        elif in_class:
+            if char == ']':
+                in_class = False
+        elif char == '[':
+            in_class = True
+        elif char == '(':
+            depth += 1
+        elif char == ')':
+            depth = max(0, depth - 1)
+        elif char == ':' and depth == 0:
+            cuts.append(i)
+    if maxsplit >= 0:
+        cuts = cuts[-maxsplit:] if from_right and maxsplit else cuts[:maxsplit] if maxsplit else []
+    parts, last = [], 0
+    for cut in cuts:
+        parts.append(text[last:cut])
+        last = cut + 1
+    parts.append(text[last:])
+    return parts
 
 
 def parse(text, regexp=False):
@@ -106,16 +144,17 @@ def parse(text, regexp=False):
         raise PatternError('Pattern %r has leading or trailing white space; remove it.' % text)
 
     kind_letter, rest = None, text
-    if text.count(':') == 1 and text.split(':')[0] in ('t', 'u'):
+    top = split_parts(text, regexp)
+    if len(top) == 2 and top[0] in ('t', 'u'):
         # bcc would read these as library "t" or "u"; nobody means that
         if text[0] == 't':
             raise PatternError('Tracepoint pattern %r must have the form t:category:event.' % text)
         raise PatternError('USDT pattern %r must have the form u:library:probe or u:library:provider:probe.' % text)
-    if len(text) > 2 and text[1] == ':' and text[0] in 'ptu' and text.count(':') >= 2:
+    if len(text) > 2 and text[1] == ':' and text[0] in 'ptu' and len(top) >= 3:
         kind_letter, rest = text[0], text[2:]
 
     if kind_letter == 't':
-        parts = rest.split(':')
+        parts = split_parts(rest, regexp)
         if len(parts) != 2:
             raise PatternError('Tracepoint pattern %r must have the form t:category:event.' % text)
         category, event = parts
@@ -126,11 +165,11 @@ def parse(text, regexp=False):
     if kind_letter == 'u':
         if rest.startswith('/'):
             # a provider never contains '/', so u:/a:b/c:probe keeps the colon in the path
-            pieces = rest.rsplit(':', 2)
+            pieces = split_parts(rest, regexp, 2, from_right=True)
             if len(pieces) == 3 and '/' in pieces[1]:
-                pieces = rest.rsplit(':', 1)
+                pieces = split_parts(rest, regexp, 1, from_right=True)
         else:
-            pieces = rest.split(':')
+            pieces = split_parts(rest, regexp)
         if len(pieces) == 2:
             library, provider, name = pieces[0], None, pieces[1]
         elif len(pieces) == 3:
@@ -146,12 +185,12 @@ def parse(text, regexp=False):
 
     # p:... or no type letter: a kernel or user function
     if rest.startswith('/'):
-        pieces = rest.rsplit(':', 1)
+        pieces = split_parts(rest, regexp, 1, from_right=True)
         if len(pieces) != 2:
             raise PatternError('Pattern %r names a path but no function; use /path/to/binary:function.' % text)
         library, name = pieces
     else:
-        pieces = rest.split(':')
+        pieces = split_parts(rest, regexp)
         if kind_letter == 'p' and len(pieces) == 2:
             library, name = pieces
         elif kind_letter is None and len(pieces) == 1:
@@ -182,8 +221,9 @@ def parse_all(texts, regexp=False):
     seen = set()
     result = []
     for text in texts:
+        pattern = parse(text, regexp)
         if text in seen:
             continue
         seen.add(text)
-        result.append(parse(text, regexp))
+        result.append(pattern)
     return result

@@ -316,7 +316,8 @@ def _resolve_user(pattern, path, host):
     functions = elf.functions()
     found, skipped = [], []
     for name in _sorted(n for n in functions if pattern.matches_name(n)):
-        key = '%s:%s' % (pattern.library, name)
+        # a library named t or u needs the p: type, or its key would read as a tracepoint or USDT pattern
+        key = ('p:%s:%s' if pattern.library in ('t', 'u') else '%s:%s') % (pattern.library, name)
         sym = functions[name]
         offset = elf.vaddr_to_offset(sym.value)
         if sym.ifunc:
