@@ -52,7 +52,8 @@ RETURN = r"""
 _value:
   description: Host name to its registered result, in the order of O(hosts).
   type: dict
-  sample: {"web1": {"counts": {"t:sched:sched_switch": 10342}, "duration": 10.0003}, "web2": {"failed": true, "msg": "no result registered as 'sweep' for web2: it did not run the task"}}
+  sample: {"web1": {"counts": {"t:sched:sched_switch": 10342}, "duration": 10.0003},
+           "web2": {"failed": true, "msg": "no result registered as 'sweep' for web2: it did not run the task"}}
 """
 
 from collections.abc import Mapping
@@ -67,10 +68,7 @@ def collect_results(hostvars, var, hosts):
         raise AnsibleFilterError('collect_results: hosts must be a list of host names, got %s' % type(hosts).__name__)
     collected = {}
     for host in hosts:
-        try:
-            host_vars = hostvars[host]
-        except KeyError:
-            host_vars = None
+        host_vars = hostvars[host] if host in hostvars else None
         if not isinstance(host_vars, Mapping):
             collected[host] = {'failed': True, 'msg': '%s is not in the inventory' % host}
         elif var not in host_vars:

@@ -43,7 +43,8 @@ RETURN = r"""
 _value:
   description: Host name to the reason, hosts in natural order (web2 before web10).
   type: dict
-  sample: {"db3": "unreachable: Failed to connect to the host via ssh: Connection refused", "web7": "Failed to import the required Python library (bcc) on web7."}
+  sample: {"db3": "unreachable: Failed to connect to the host via ssh: Connection refused",
+           "web7": "Failed to import the required Python library (bcc) on web7."}
 """
 
 from ansible.errors import AnsibleFilterError

@@ -58,7 +58,7 @@ def failure_reason(result):
         return 'unreachable: %s' % (msg or 'no message')
     if result.get('failed'):
         return msg or 'the task failed without a message'
-    if result.get('skipped'):
+    if result.get('skipped') is True:  # a skipped task; funccount's own skipped is a list of probes
         return 'skipped: %s' % (result.get('skip_reason') or msg or 'no reason given')
     counts = result.get('counts')
     if not isinstance(counts, Mapping):
