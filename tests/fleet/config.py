@@ -69,6 +69,10 @@ PROXY_ALLOW = tuple(
     ).split()
 )
 
+# Package files the proxy downloaded, kept across runs (see proxy.py); empty
+# to turn the cache off.
+PROXY_CACHE = os.environ.get("EBPF_BCC_FLEET_PROXY_CACHE", "/var/cache/ebpf-bcc/apt-proxy")
+
 
 def netns_name(slot: int, index: int) -> str:
     return f"{NETNS_PREFIX}{slot}-{index:02d}"

@@ -191,6 +191,7 @@ def teardown_slot(slot: int, *, quiet: bool = False, locked: bool = False) -> di
         out = run(["ip", "netns", "pids", ns], check=False).stdout or ""
         pids.update(int(p) for p in out.split() if p.isdigit())
     left = kill_and_wait(sorted(pids))
+    kill_s = time.monotonic() - t0
     if left:
         raise FleetError(f"slot {slot}: processes {left} did not exit after SIGKILL")
     proxy = state.get("proxy") or {}
@@ -206,8 +207,10 @@ def teardown_slot(slot: int, *, quiet: bool = False, locked: bool = False) -> di
     # but must not make rm -rf reach into it.
     for mnt in rootfs._mounts_under(d):
         run(["umount", "-l", mnt], check=False)
+    t_rm = time.monotonic()
     if os.path.lexists(d):
         run(["rm", "-rf", "--one-file-system", d])
+    rm_s = time.monotonic() - t_rm
     if locked:
         _drop_blackhole_if_unused()
     else:
@@ -218,6 +221,8 @@ def teardown_slot(slot: int, *, quiet: bool = False, locked: bool = False) -> di
         "killed": len(pids),
         "netns": len(namespaces),
         "down_s": round(time.monotonic() - t0, 2),
+        "kill_s": round(kill_s, 2),
+        "rm_s": round(rm_s, 2),
     }
     if not quiet:
         log(f"slot {slot}: down in {result['down_s']} s ({len(pids)} processes, {len(namespaces)} namespaces)")
@@ -401,6 +406,10 @@ class Fleet:
     def up(self) -> Fleet:
         if os.geteuid() != 0:
             raise FleetError("a fleet needs root (network namespaces, mounts, sshd)")
+        if self._up:
+            raise FleetError(f"this fleet is up already (slot {self.slot})")
+        self.slot = self.dir = self.proxy = None
+        self.hosts, self._procs, self.timings = [], {}, {}
         t0 = time.monotonic()
         # Roots first: a build takes a minute and needs no network of ours.
         for suite in sorted({r for r in self.roots if r != SHARED}):
@@ -522,6 +531,8 @@ class Fleet:
         cmd = [sys.executable, os.path.join(os.path.dirname(__file__), "proxy.py"), "--listen", f"{addr}:{config.PROXY_PORT}"]
         for h in config.PROXY_ALLOW:
             cmd += ["--allow", h]
+        if config.PROXY_CACHE:
+            cmd += ["--cache-dir", config.PROXY_CACHE]
         kw = self._popen_kwargs(os.path.join(self.dir, "proxy.log"))
         with kw["stdout"]:
             proc = subprocess.Popen(cmd, **kw)

@@ -7,15 +7,21 @@ an own-root host is configured with Acquire::http::Proxy pointing here, and
 this process (in the machine's namespace) forwards plain-HTTP GET and HEAD
 requests to the allowed hosts only, as apt on this machine would. Anything
 else (CONNECT, other hosts, other methods) gets 403. One line per request goes
-to stderr.
+to stderr. With --cache-dir, package files (.deb under pool/, whose content
+never changes under the same name) are kept and served from there next time,
+so repeated installs into fresh roots do not download them again; package
+lists always come from the archive.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import os
+import shutil
 import socketserver
 import sys
+import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -37,6 +43,7 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     allow: frozenset = frozenset()
+    cache_dir: str | None = None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -78,6 +85,10 @@ class Handler(BaseHTTPRequestHandler):
         path = url.path or "/"
         if url.query:
             path += "?" + url.query
+        cached = self._cache_path(host, url.path)
+        if cached and os.path.isfile(cached):
+            self._send_file(cached)
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["Host"] = url.netloc
         try:
@@ -103,20 +114,57 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.send_header("Connection", "close")
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                return
+            keep = cached and resp.status == 200 and length is not None
+            tmp = f"{cached}.tmp-{os.getpid()}-{threading.get_ident()}" if keep else None
+            out = None
+            if tmp:
+                os.makedirs(os.path.dirname(tmp), exist_ok=True)
+                out = open(tmp, "wb")  # pylint: disable=consider-using-with
+            written = 0
+            try:
                 while True:
                     chunk = resp.read(65536)
                     if not chunk:
                         break
+                    if out:
+                        out.write(chunk)
+                    written += len(chunk)
                     self.wfile.write(chunk)
+            finally:
+                if out:
+                    out.close()
+                    if written == int(length):
+                        os.replace(tmp, cached)
+                    else:
+                        os.unlink(tmp)
         finally:
             conn.close()
+
+    def _cache_path(self, host: str, path: str) -> str | None:
+        """Where a package file is kept: only pool/ files (immutable by name) are cached."""
+        if not self.server.cache_dir or "/pool/" not in path or not path.endswith(".deb") or ".." in path:
+            return None
+        return os.path.join(self.server.cache_dir, host, path.lstrip("/"))
+
+    def _send_file(self, path: str) -> None:
+        size = os.path.getsize(path)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.debian.binary-package")
+        self.send_header("Content-Length", str(size))
+        self.send_header("X-Fleet-Proxy-Cache", "hit")
+        self.end_headers()
+        if self.command != "HEAD":
+            with open(path, "rb") as fh:
+                shutil.copyfileobj(fh, self.wfile, 65536)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--listen", required=True, help="ADDRESS:PORT")
     p.add_argument("--allow", action="append", default=[], help="a host name to forward to")
+    p.add_argument("--cache-dir", help="keep downloaded .deb files (pool/ paths) here and serve them again")
     args = p.parse_args(argv)
     addr, port = args.listen.rsplit(":", 1)
     for attempt in range(50):
@@ -129,6 +177,7 @@ def main(argv=None) -> int:
                 raise
             time.sleep(0.1)
     srv.allow = frozenset(h.lower() for h in args.allow)
+    srv.cache_dir = args.cache_dir
     sys.stderr.write(f"[fleet-proxy] listening on {args.listen}, forwarding to {sorted(srv.allow)}\n")
     sys.stderr.flush()
     try:
