@@ -52,7 +52,6 @@ def _wait_clean(slot, pids, state_dir, timeout=15.0) -> dict:
 
 
 def test_up_and_down_of_six_hosts_leave_nothing():
-    others = used_slots()
     t = time.monotonic()
     with Fleet(6) as f:
         up_wall = round(time.monotonic() - t, 2)
@@ -64,9 +63,9 @@ def test_up_and_down_of_six_hosts_leave_nothing():
     record({"what": "Fleet(6) up/down (context manager)", "hosts": 6, "up_s": up_wall, "down_s": down_wall})
     print(f"6 shared-root hosts: up {up_wall} s, down {down_wall} s")
     assert check.clean(check.leftovers_of(f.slot, pids, f.dir)), check.leftovers_of(f.slot, pids, f.dir)
-    if not others:
-        # Nothing else of ours was up: the machine has nothing of the harness
-        # (no blackhole route either).
+    if not used_slots():
+        # No other fleet is up (another test session may have one): then the
+        # machine has nothing of the harness, no blackhole route either.
         assert check.clean(check.leftovers()), check.leftovers()
 
 
