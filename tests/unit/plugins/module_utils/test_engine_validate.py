@@ -27,7 +27,7 @@ def test_options_defaults():
     assert {name: getattr(opts, name) for name in E.DEFAULTS} == {
         'regexp': False, 'duration': 10.0, 'interval': None, 'pid': None, 'cpu': None, 'max_probes': 1000,
         'missing': 'warn', 'include_zero': False, 'attach': None, 'cookies': 'auto', 'start_at': None,
-        'overhead_limit': 5.0}
+        'overhead_limit': 5.0, 'group_by': 'none'}
     assert opts.patterns == ['vfs_read']
 
 
@@ -82,7 +82,10 @@ def test_validate_passes_regexp():
     {'pid': 1}, {'pid': 4194304},
     {'cpu': 0}, {'cpu': 4095},
     {'include_zero': True},
-    {'overhead_limit': 0}, {'overhead_limit': 0.5}, {'overhead_limit': 100},
+    {'overhead_limit': 0}, {'overhead_limit': 0.5}, {'overhead_limit': 100}, {'overhead_limit': float('inf')},
+    {'group_by': 'none'}, {'group_by': 'pid'}, {'group_by': 'comm'}, {'group_by': 'cgroup'},
+    {'max_probes': 1.0}, {'max_probes': 10 ** 400},
+    {'start_at': 0}, {'start_at': '9999-12-31T23:59:59Z'},
 ])
 def test_good_options(options):
     assert len(E.validate(E.Options(['vfs_read'], **options))) == 1
@@ -123,7 +126,25 @@ BAD = [
      'overhead_limit must be a percentage of one CPU, 0 to turn the guard off, not -1.'),
     (None, {'overhead_limit': -0.5},
      'overhead_limit must be a percentage of one CPU, 0 to turn the guard off, not -0.5.'),
+    (None, {'overhead_limit': '5'},
+     "overhead_limit must be a percentage of one CPU, 0 to turn the guard off, not '5'."),
+    (None, {'overhead_limit': float('nan')},
+     'overhead_limit must be a percentage of one CPU, 0 to turn the guard off, not nan.'),
+    (None, {'overhead_limit': True},
+     'overhead_limit must be a percentage of one CPU, 0 to turn the guard off, not True.'),
+    # group_by
+    (None, {'group_by': 'user'}, "group_by must be one of none, pid, comm, cgroup, not 'user'."),
+    (None, {'group_by': 'PID'}, "group_by must be one of none, pid, comm, cgroup, not 'PID'."),
+    (None, {'group_by': 1}, 'group_by must be one of none, pid, comm, cgroup, not 1.'),
     # max_probes
+    (None, {'max_probes': 'abc'}, "max_probes must be a positive whole number, not 'abc'."),
+    (None, {'max_probes': '5'}, "max_probes must be a positive whole number, not '5'."),
+    (None, {'max_probes': ''}, "max_probes must be a positive whole number, not ''."),
+    (None, {'max_probes': []}, 'max_probes must be a positive whole number, not [].'),
+    (None, {'max_probes': {}}, 'max_probes must be a positive whole number, not {}.'),
+    (None, {'max_probes': float('nan')}, 'max_probes must be a positive whole number, not nan.'),
+    (None, {'max_probes': float('inf')}, 'max_probes must be a positive whole number, not inf.'),
+    (None, {'max_probes': 1.5}, 'max_probes must be a positive whole number, not 1.5.'),
     (None, {'max_probes': 0}, 'max_probes must be a positive whole number, not 0.'),
     (None, {'max_probes': -5}, 'max_probes must be a positive whole number, not -5.'),
     (None, {'max_probes': True}, 'max_probes must be a positive whole number, not True.'),
@@ -152,6 +173,12 @@ BAD = [
     (None, {'attach': {'kernel': ['kprobe']}},
      "attach.kernel must be one of auto, kprobe_multi, kprobe, not ['kprobe']."),
     (None, {'attach': {'kernel': True}}, 'attach.kernel must be one of auto, kprobe_multi, kprobe, not True.'),
+    (None, {'attach': 'kprobe'},
+     "attach must be a mapping of probe type (kernel, user, tracepoint, syscall) to mechanism, not 'kprobe'."),
+    (None, {'attach': ['kernel']},
+     "attach must be a mapping of probe type (kernel, user, tracepoint, syscall) to mechanism, not ['kernel']."),
+    (None, {'attach': 5},
+     'attach must be a mapping of probe type (kernel, user, tracepoint, syscall) to mechanism, not 5.'),
     # pid
     (None, {'pid': 0}, 'pid must be a positive process id, not 0.'),
     (None, {'pid': -1}, 'pid must be a positive process id, not -1.'),
@@ -177,17 +204,26 @@ BAD = [
      'start_at must be a UTC time in ISO 8601 such as 2026-12-06T18:00:00Z, or epoch seconds, not [2026].'),
     (None, {'start_at': b'1796580000'},
      "start_at must be a UTC time in ISO 8601 such as 2026-12-06T18:00:00Z, or epoch seconds, not b'1796580000'."),
+    (None, {'start_at': True},
+     'start_at must be a UTC time in ISO 8601 such as 2026-12-06T18:00:00Z, or epoch seconds, not True.'),
+    # duration and interval as ints too large for a float
+    (None, {'duration': 10 ** 400},
+     'duration must be more than 0 and at most 604800 seconds (7 days), not %d.' % 10 ** 400),
+    (None, {'interval': 10 ** 400},
+     'interval must be between 0.01 seconds and the duration (10.0 s), not %d.' % 10 ** 400),
     # patterns: PatternError becomes FuncCountError with the same sentence
     (['vfs_read', 't:sched'], {}, "Tracepoint pattern 't:sched' must have the form t:category:event."),
     ([''], {}, 'An empty pattern was given; give a function, t:category:event or u:library:probe.'),
     ([None], {}, 'Pattern None is not a string; give each pattern as text such as vfs_read or t:sched:sched_switch.'),
+    (['vfs_read', ['x']], {},
+     "Pattern ['x'] is not a string; give each pattern as text such as vfs_read or t:sched:sched_switch."),
     (['vfs_(read'], {'regexp': True},
      "Pattern 'vfs_(read' has an invalid regular expression 'vfs_(read' (missing ), unterminated subpattern at "
      "position 4); fix it, or set regexp to false to use * wildcards."),
 ]
 
 
-@pytest.mark.parametrize('patterns,options,message', BAD, ids=['%s-%r' % (b[0], b[1]) for b in BAD])
+@pytest.mark.parametrize('patterns,options,message', BAD, ids=['%s-%s' % (b[0], repr(b[1])[:60]) for b in BAD])
 def test_bad_option(patterns, options, message):
     got = fails(('vfs_read',) if patterns is None else patterns, **options)
     assert got == message
@@ -234,6 +270,8 @@ def test_validate_without_start_at_sets_no_epoch():
     (' 1796580000 ', T_1800Z),
     (0, 0.0),
     ('0', 0.0),
+    ('9999-12-31T23:59:59Z', 253402300799.0),
+    (253402300799.5, 253402300799.5),
 ])
 def test_parse_start_at(value, epoch):
     got = E.parse_start_at(value)
@@ -241,7 +279,11 @@ def test_parse_start_at(value, epoch):
     assert got == pytest.approx(epoch, abs=1e-6)
 
 
-@pytest.mark.parametrize('value', ['yesterday', '', 'now', '2026-12-06T25:00:00Z', 'Z', {}, None, b'0'])
+@pytest.mark.parametrize('value', [
+    'yesterday', '', 'now', '2026-12-06T25:00:00Z', 'Z', {}, None, b'0', True, False,
+    float('nan'), float('inf'), float('-inf'), 'nan', 'inf', '-inf', '1e999', 10 ** 400,
+    -1, '-1', '1969-12-31T23:59:59Z', 253402300800, '253402300800.0',
+])
 def test_parse_start_at_error(value):
     with pytest.raises(FuncCountError) as info:
         E.parse_start_at(value)
@@ -251,72 +293,9 @@ def test_parse_start_at_error(value):
 
 # --- bugs ----------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason='BUG: parse_start_at(True) replaces the value by None before formatting, so '
-                                       'the message says "not None" instead of "not True"')
-def test_start_at_bool_message_names_the_value():
-    assert fails(start_at=True) == ('start_at must be a UTC time in ISO 8601 such as 2026-12-06T18:00:00Z, or '
-                                    'epoch seconds, not True.')
-
-
-@pytest.mark.xfail(strict=True, reason='BUG: parse_start_at accepts nan and infinities (as numbers and as the '
-                                       'strings "nan", "inf", "1e999"); the run then sleeps forever or '
-                                       'time.sleep(nan) raises ValueError')
-@pytest.mark.parametrize('value', [float('nan'), float('inf'), float('-inf'), 'nan', 'inf', '-inf', '1e999'])
-def test_start_at_not_finite_is_rejected(value):
-    with pytest.raises(FuncCountError) as info:
-        E.parse_start_at(value)
-    assert info.value.msg.startswith('start_at must be')
-
-
-@pytest.mark.xfail(strict=True, reason='BUG: parse_start_at(10**400) raises OverflowError (float(value)) instead '
-                                       'of FuncCountError')
-def test_start_at_huge_integer_is_a_func_count_error():
-    with pytest.raises(FuncCountError):
-        E.parse_start_at(10 ** 400)
-
-
-@pytest.mark.xfail(strict=True, reason='BUG: validate() calls math.isnan() on duration/interval, which raises '
-                                       'OverflowError for an int too large for a float (e.g. 10**400) instead of '
-                                       'the range message')
-@pytest.mark.parametrize('option', ['duration', 'interval'])
-def test_huge_integer_duration_is_a_func_count_error(option):
-    with pytest.raises(FuncCountError):
-        E.validate(E.Options(['vfs_read'], **{option: 10 ** 400}))
-
-
-@pytest.mark.xfail(strict=True, reason='BUG: validate() calls int(max_probes) unguarded: a non-numeric string, a '
-                                       'list, nan or inf raise ValueError/TypeError/OverflowError instead of '
-                                       '"max_probes must be a positive whole number, not ..."')
-@pytest.mark.parametrize('value', ['abc', '', [], {}, float('nan'), float('inf')])
-def test_max_probes_not_a_number(value):
-    assert fails(max_probes=value) == 'max_probes must be a positive whole number, not %r.' % (value,)
-
-
-@pytest.mark.xfail(strict=True, reason='BUG: max_probes=1.5 passes validate() (int(1.5) == 1) although the message '
-                                       'asks for a whole number')
-def test_max_probes_fraction_is_rejected():
-    assert fails(max_probes=1.5) == 'max_probes must be a positive whole number, not 1.5.'
-
-
-@pytest.mark.xfail(strict=True, reason='BUG: validate() calls attach.items() unguarded: attach given as a string or '
-                                       'list raises AttributeError instead of a FuncCountError')
-@pytest.mark.parametrize('value', ['kprobe', ['kernel'], 5])
-def test_attach_not_a_dict(value):
-    msg = fails(attach=value)
-    assert msg.startswith('attach ')
-
-
-@pytest.mark.xfail(strict=True, reason='BUG: a list inside patterns reaches parse_all(), whose dedup set raises '
-                                       'TypeError (unhashable type) instead of "Pattern [...] is not a string"')
-def test_unhashable_pattern_is_a_func_count_error():
-    assert fails(['vfs_read', ['x']]) == ("Pattern ['x'] is not a string; give each pattern as text such as "
-                                          "vfs_read or t:sched:sched_switch.")
-
-
-@pytest.mark.xfail(strict=True, reason='BUG: overhead_limit shares the duration/interval type check, so a '
-                                       'non-number says "overhead_limit must be a number of seconds", but it is a '
-                                       'percentage of one CPU')
-@pytest.mark.parametrize('value', ['5', float('nan'), True])
-def test_overhead_limit_type_message_says_percentage(value):
-    msg = fails(overhead_limit=value)
-    assert msg.startswith('overhead_limit must be') and 'seconds' not in msg
+@pytest.mark.xfail(strict=True, reason='BUG: validate() checks group_by with "in GROUP_BY", a dict, so an unhashable '
+                                       'group_by (a list or dict) raises TypeError instead of "group_by must be one '
+                                       'of none, pid, comm, cgroup, not [...]"')
+@pytest.mark.parametrize('value', [['pid'], {'pid': 1}])
+def test_group_by_unhashable(value):
+    assert fails(group_by=value) == 'group_by must be one of none, pid, comm, cgroup, not %r.' % (value,)

@@ -58,11 +58,8 @@ def test_parse_syscall_table(text, table):
     assert H.parse_syscall_table(text) == table
 
 
-@pytest.mark.xfail(strict=True, reason='BUG: _SYSCALL_RE does not match __SYSCALL_NORETURN(nr, sys_x), which '
-                                       'syscalls_64.h uses for exit and exit_group since Linux 6.11, so with newer '
-                                       'headers sys_enter_exit/sys_enter_exit_group get no number and are never '
-                                       'folded into raw_syscalls')
 def test_parse_syscall_table_noreturn():
+    # syscalls_64.h marks exit and exit_group __SYSCALL_NORETURN since Linux 6.11
     assert H.parse_syscall_table(SYSCALLS_64_V611) == {'execve': 59, 'exit': 60, 'wait4': 61, 'exit_group': 231}
 
 

@@ -396,36 +396,41 @@ def test_syscall_folding_ignores_cookies():
             'syscall': {'mechanism': 'raw_syscalls', 'identity': SYSCALL_ID}}
 
 
-# --- bugs -------------------------------------------------------------------------
+# --- conflicts and reasons ------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason='BUG: on a kernel with neither raw_tracepoints nor tracepoints, plan() with '
-                                       'attach.tracepoint left at auto says "attach.tracepoint is perf_event, ... '
-                                       'set it to auto", telling the user to set what they already have')
-def test_tracepoints_unavailable_under_auto_does_not_blame_a_forced_choice():
+def test_tracepoints_unavailable_under_auto_names_both_mechanisms():
     fake = caps('6.12', drop=['raw_tracepoints', 'tracepoints'])
     with pytest.raises(FuncCountError) as info:
         A.plan(probes('t:sched:sched_switch'), fake)
-    assert 'set it to auto' not in info.value.msg
+    assert info.value.msg == ('this kernel cannot attach to tracepoints: raw_tracepoint: raw_tracepoints: Invalid '
+                              'argument (EINVAL); perf_event: tracepoints: Invalid argument (EINVAL).')
 
 
-@pytest.mark.xfail(strict=True, reason='BUG: cookies=never with a forced multi-link tier (attach.kernel=kprobe_multi '
-                                       'or attach.user=uprobe_multi) plans identity "cookie", although the module '
-                                       'documents that never forces per-probe programs; the conflict should be a '
-                                       'FuncCountError naming both options')
-@pytest.mark.parametrize('specs,attach', [
-    (('k:vfs_read',), {'kernel': 'kprobe_multi'}),
-    (('u:c:malloc',), {'user': 'uprobe_multi'}),
+@pytest.mark.parametrize('specs,attach,message', [
+    (('k:vfs_read',), {'kernel': 'kprobe_multi'},
+     'attach.kernel is kprobe_multi, which tells probes apart only by attach cookie, but cookies is never; set '
+     'attach.kernel to auto or to a per-probe mechanism, or cookies to auto.'),
+    (('u:c:malloc',), {'user': 'uprobe_multi'},
+     'attach.user is uprobe_multi, which tells probes apart only by attach cookie, but cookies is never; set '
+     'attach.user to auto or to a per-probe mechanism, or cookies to auto.'),
 ])
-def test_cookies_never_conflicts_with_forced_multi_links(specs, attach):
+def test_cookies_never_conflicts_with_forced_multi_links(specs, attach, message):
     with pytest.raises(FuncCountError) as info:
         A.plan(probes(*specs), caps('6.12'), attach, cookies='never')
-    assert 'cookies' in info.value.msg and 'never' in info.value.msg
+    assert info.value.msg == message
 
 
-@pytest.mark.xfail(strict=True, reason='BUG: with cookies=never on a kernel that has kprobe_multi but no kprobe PMU, '
-                                       'the unavailable reason reads "kprobe_multi: works", hiding that cookies=never '
-                                       'is what excluded it')
+def test_forced_multi_link_the_kernel_lacks_is_reported_before_the_cookie_conflict():
+    with pytest.raises(FuncCountError) as info:
+        A.plan(probes('k:vfs_read'), caps('6.1'), {'kernel': 'kprobe_multi'}, cookies='never')
+    assert info.value.msg == ('attach.kernel is kprobe_multi, but this kernel does not offer it (Operation not '
+                              'supported (ENOTSUP)); set it to auto.')
+
+
 def test_unavailable_reason_when_cookies_never_excludes_kprobe_multi():
     fake = caps('this', add=['kprobe_multi'])
     the_plan = A.plan(probes('k:vfs_read'), fake, cookies='never')
-    assert 'kprobe_multi: works' not in the_plan.unavailable['kernel']
+    assert the_plan.unavailable == {
+        'kernel': 'this kernel cannot count kernel functions: kprobe_multi: not used with cookies: never; kprobe: '
+                  'the kernel has no kprobe PMU (/sys/bus/event_source/devices/kprobe); it was built without '
+                  'CONFIG_KPROBES; fentry: Operation not permitted (EPERM)'}

@@ -375,13 +375,11 @@ def test_every_key_is_a_pattern_that_selects_exactly_its_probe():
         assert [p.identity for p in again] == [probe.identity], probe.key
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a user function in a library or program named t or u gets the key "
-                                       "'t:func' / 'u:func', which is no valid pattern (PatternError 'Tracepoint "
-                                       "pattern ... must have the form t:category:event'); the key should keep the "
-                                       "p: prefix")
-def test_key_of_function_in_library_named_t_is_a_pattern():
-    host = FakeHost(libraries={'t': APP})
-    probes, _ = resolve(['p:t:main'], host)
+@pytest.mark.parametrize('library', ['t', 'u'])
+def test_key_of_function_in_library_named_t_or_u_keeps_the_type(library):
+    host = FakeHost(libraries={library: APP})
+    probes, _ = resolve(['p:%s:main' % library], host)
+    assert keys(probes) == ['p:%s:main' % library]
     again, _ = resolve([probes[0].key], host)
     assert [p.identity for p in again] == [probes[0].identity]
 
