@@ -37,8 +37,11 @@ def _sshd_pids() -> list[int]:
                 args = fh.read().split(b"\0")
         except OSError:
             continue
-        if args and args[0].endswith(b"sshd") and any(
-            a.startswith(config.STATE_ROOT.encode()) or a.endswith(b"sshd_config.ebpf-bcc-fleet") for a in args
+        # sshd retitles itself ("sshd: /usr/sbin/sshd -D -f ... [listener]"):
+        # look at the whole command line, not at argv[0].
+        line = b" ".join(args)
+        if (line.startswith(b"sshd") or line.startswith(b"/usr/sbin/sshd")) and (
+            config.STATE_ROOT.encode() + b"/" in line or b"sshd_config.ebpf-bcc-fleet" in line
         ):
             if pid_alive(int(d)):
                 pids.append(int(d))
