@@ -302,6 +302,7 @@ class Engine(object):
         interval = self.opts.interval
         marks = []  # (seconds since start, cumulative counts) at each interval boundary
         aborted = None
+        self.on_stage('armed')
         self._wait_for_start()
         self._arm(compiled, True)
         start_wall = time.time()

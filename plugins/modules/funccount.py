@@ -106,6 +106,14 @@ options:
     type: str
     choices: [none, pid, comm, cgroup]
     default: none
+  status_file:
+    description:
+      - Write the run's progress to this file while it runs, as one line of JSON replaced at each stage
+        (C(resolved), C(compiled), C(attached), C(armed), C(counting), C(disarmed), C(detaching), C(done) or
+        C(failed)), with the time and, once known, the window; a sweep started with C(async) reads it to show
+        which hosts are armed, counting, done or failed.
+      - The file is created with mode 0644 and left in place at the end, holding the final stage.
+    type: path
   max_probes:
     description:
       - Fail when the patterns match more probes than this, as bcc's funccount does (its limit is 1000).
@@ -435,6 +443,9 @@ ansible_facts:
   sample: {"funccount": {"counts": {"c:malloc": 731}, "total": 731, "probes": 1}}
 """
 
+import datetime
+import json
+import os
 import signal
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -464,12 +475,39 @@ ARGUMENT_SPEC = dict(
     cpu=dict(type='int'),
     max_probes=dict(type='int', default=1000),
     group_by=dict(type='str', choices=['none', 'pid', 'comm', 'cgroup'], default='none'),
+    status_file=dict(type='path'),
     overhead_limit=dict(type='float', default=5.0),
     missing=dict(type='str', choices=['warn', 'error', 'ignore'], default='warn'),
     include_zero=dict(type='bool', default=False),
     attach=dict(type='dict', options=ATTACH_SPEC),
     cookies=dict(type='str', choices=['auto', 'always', 'never'], default='auto'),
 )
+
+
+class StatusFile(object):
+    """Progress for whoever watches an async run: one JSON line, replaced atomically."""
+
+    def __init__(self, path, options):
+        self.path = path
+        self.options = options
+
+    def stage(self, name, **extra):
+        if not self.path or name.startswith('attaching '):
+            return
+        record = {'stage': name, 'time': _iso_now(), 'pid': os.getpid()}
+        record.update((k, v) for k, v in extra.items() if v is not None)
+        tmp = '%s.%d.tmp' % (self.path, os.getpid())
+        try:
+            with open(tmp, 'w') as handle:
+                handle.write(json.dumps(record, sort_keys=True) + '\n')
+            os.chmod(tmp, 0o644)
+            os.rename(tmp, self.path)
+        except OSError:
+            pass  # progress is a courtesy; never fail a count for it
+
+
+def _iso_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
 class Interrupted(FuncCountError):
@@ -503,14 +541,19 @@ def main():
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, _on_signal)
 
-    engine = _engine.Engine(options, _bcc)
+    status = StatusFile(params['status_file'], options)
+    engine = _engine.Engine(options, _bcc, on_stage=status.stage)
     try:
         result = engine.check() if module.check_mode else engine.run()
     except FuncCountError as exc:
+        status.stage('failed', msg=exc.msg)
         module.fail_json(msg=exc.msg, changed=False, **exc.partial)
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg='Unexpected %s while counting: %s. This is a bug in ebpf.bcc; everything attached was '
-                             'detached.' % (type(exc).__name__, exc), changed=False)
+        msg = ('Unexpected %s while counting: %s. This is a bug in ebpf.bcc; everything attached was detached.'
+               % (type(exc).__name__, exc))
+        status.stage('failed', msg=msg)
+        module.fail_json(msg=msg, changed=False)
+    status.stage('done', total=result['total'], start=result.get('start'), end=result.get('end'))
 
     if result['skipped'] and params['missing'] == 'warn':
         module.warn('%d matched probes were not counted (first: %s: %s); see skipped.'

@@ -85,3 +85,22 @@ def test_respawns_under_the_system_python_when_bcc_is_missing(gc_workload, priva
                         python=python)
     assert result.get('failed') is not True, result.get('msg')
     assert list(result['counts']) == ['t:sched:sched_process_exec']
+
+
+def test_status_file_shows_progress_and_the_end(tmp_path):
+    status = tmp_path / 'status.json'
+    result = run_module({'patterns': ['t:sched:sched_switch'], 'duration': 0.3, 'status_file': str(status)})
+    assert result.get('failed') is not True, result.get('msg')
+    import json
+    record = json.loads(status.read_text())
+    assert record['stage'] == 'done'
+    assert record['total'] == result['total'] and record['start'] == result['start']
+
+
+def test_status_file_records_a_failure(tmp_path):
+    status = tmp_path / 'status.json'
+    result = run_module({'patterns': ['t:sched:nope'], 'status_file': str(status)})
+    assert result['failed'] is True
+    import json
+    record = json.loads(status.read_text())
+    assert record == dict(record, stage='failed', msg=result['msg'])

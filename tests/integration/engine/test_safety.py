@@ -49,7 +49,7 @@ except RuntimeError as exc:
 
 MIXED = ['t:sched:sched_switch', 't:sched:sched_process_*', 't:syscalls:sys_enter_getppid',
          't:syscalls:sys_enter_read', 't:syscalls:sys_enter_write', 'c:malloc', 'c:getppid']
-STAGES = ['resolved', 'compiled', 'attaching raw_syscalls', 'attaching raw_tracepoint', 'attached', 'counting',
+STAGES = ['resolved', 'compiled', 'attaching raw_syscalls', 'attaching raw_tracepoint', 'attached', 'armed', 'counting',
           'disarmed', 'detaching']
 
 
