@@ -184,6 +184,42 @@ def top_hosts(results, n=10, probe=None):
     return rows[:n] if n else rows
 
 
+def group_label(group):
+    """How a group of RV(groups) reads: 'pid 4242 (nginx)', 'nginx' or '/system.slice/nginx.service'."""
+    if group.get('pid') is not None:
+        return 'pid %s (%s)' % (group['pid'], group['comm']) if group.get('comm') else 'pid %s' % group['pid']
+    if group.get('cgroup') is not None:
+        return str(group['cgroup'])
+    if group.get('comm') is not None:
+        return str(group['comm'])
+    return 'unknown'
+
+
+def top_groups(results, n=10, probe=None):
+    """The busiest processes, commands or cgroups of the fleet (from group_by): [{'host', 'probe', 'group', 'count',
+    'rate', and pid, comm, cgroup, cgroup_id as the host gave them}], busiest first."""
+    _check_top(n)
+    if probe is not None and not isinstance(probe, str):
+        raise AggregateError('probe must be a probe key, got %s' % _type(probe))
+    ok = split(results)[0]
+    rows = []
+    for host, result in ok.items():
+        groups = result.get('groups')
+        if not isinstance(groups, list):
+            continue
+        for group in groups:
+            if not isinstance(group, Mapping) or not isinstance(group.get('probe'), str) or not _is_count(group.get('count')):
+                continue
+            if probe is not None and group['probe'] != probe:
+                continue
+            row = {'host': host, 'probe': group['probe'], 'group': group_label(group), 'count': group['count'],
+                   'rate': _rate(group['count'], _duration(result))}
+            row.update((key, group[key]) for key in ('pid', 'comm', 'cgroup', 'cgroup_id') if key in group)
+            rows.append(row)
+    rows.sort(key=lambda row: (-row['count'], natural_key(row['host']), row['probe'], row['group']))
+    return rows[:n] if n else rows
+
+
 def _skipped(result):
     return {item.get('probe') for item in result.get('skipped') or [] if isinstance(item, Mapping)}
 

@@ -105,6 +105,7 @@ def build(run_id, results, patterns=(), window=None, top=10, outlier_threshold=3
         'outliers': _aggregate.outliers(ok, outlier_threshold),
         'top_probes': _aggregate.top_probes(ok, top),
         'top_hosts': _aggregate.top_hosts(ok, top),
+        'top_groups': _aggregate.top_groups(ok, top),
         'baseline': None,
         'hosts': hosts,
     }
@@ -259,6 +260,13 @@ def render_md(report):
     else:
         lines.append('No probe fired.')
     lines.append('')
+    if report['top_groups']:
+        lines += ['## Top processes, commands or cgroups', '']
+        lines += _md_table(['host', 'probe', 'who', 'count', 'per second'],
+                           [[md_code(g['host']), md_code(g['probe']), md_code(g['group']), fmt_count(g['count']),
+                             fmt_rate(g['rate'])] for g in report['top_groups']],
+                           ['---', '---', '---', '--:', '--:'])
+        lines.append('')
     lines += ['## Hosts', '']
     rows = []
     for host, entry in report['hosts'].items():
@@ -506,6 +514,13 @@ def render_html(report):
                        if more else '', _heatmap(report, probes)))
         body.append('<section id="bars"><h2>Fleet total per probe</h2><div class="scroll">%s</div></section>'
                     % _bars(report, probes))
+    if report['top_groups']:
+        body.append('<section id="groups"><h2>Top processes, commands or cgroups</h2>%s</section>' % _table(
+            'groups-table', [('host', False), ('probe', False), ('who', False), ('count', True), ('per second', True)],
+            [('', [('<code>%s</code>' % esc(g['host']), None), ('<code>%s</code>' % esc(g['probe']), None),
+                   ('<code>%s</code>' % esc(g['group']), None), (fmt_count(g['count']), str(g['count'])),
+                   (fmt_rate(g['rate']), repr(g['rate']) if g['rate'] is not None else '-1')])
+             for g in report['top_groups']]))
     host_rows = []
     for host, entry in report['hosts'].items():
         if host in failed:

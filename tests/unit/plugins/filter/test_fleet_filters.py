@@ -13,9 +13,6 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 
-NAMES = ['failed_hosts', 'fleet_totals', 'host_matrix', 'rates', 'top_probes', 'top_hosts', 'outliers', 'baseline_diff',
-         'collect_results']
-
 
 def load(name):
     module = importlib.import_module('ansible_collections.ebpf.bcc.plugins.filter.%s' % name)
@@ -47,6 +44,7 @@ RESULTS = {
     ('top_probes', (), {'n': 1, 'by': 'hosts'}, [{'probe': 'vfs_read', 'count': 220, 'rate': 22.0, 'hosts': 2}]),
     ('top_hosts', (), {}, [{'host': 'web2', 'count': 120, 'rate': 12.0}, {'host': 'web1', 'count': 110, 'rate': 11.0}]),
     ('top_hosts', (1,), {'probe': 'vfs_write'}, [{'host': 'web1', 'count': 10, 'rate': 1.0}]),
+    ('top_groups', (), {}, []),
     ('outliers', (), {}, []),
     ('outliers', (), {'threshold': 0.5, 'by': 'count'},
      [{'probe': 'vfs_read', 'host': 'web1', 'value': 100, 'median': 110.0, 'spread': 10.0, 'method': 'mad',
@@ -75,6 +73,7 @@ def test_filters(name, args, kwargs, expected):
     ('rates', (), 'rates: expected a mapping of host name to funccount result, got list'),
     ('top_probes', (), 'top_probes: expected a mapping of host name to funccount result, got list'),
     ('top_hosts', (), 'top_hosts: expected a mapping of host name to funccount result, got list'),
+    ('top_groups', (), 'top_groups: expected a mapping of host name to funccount result, got list'),
     ('outliers', (), 'outliers: expected a mapping of host name to funccount result, got list'),
     ('baseline_diff', ({},), 'baseline_diff: expected a mapping of host name to funccount result, got list'),
 ])

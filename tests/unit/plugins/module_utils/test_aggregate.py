@@ -383,3 +383,36 @@ def test_baseline_diff_errors(kwargs, message):
         A.baseline_diff(CURRENT, BASE, **kwargs)
     with pytest.raises(AggregateError, match='^expected a mapping of host name to funccount result, got list$'):
         A.baseline_diff(CURRENT, [])
+
+
+GROUPS = {
+    'a': res({'p': 12, 'q': 1}, duration=2.0, groups=[
+        {'probe': 'p', 'count': 10, 'pid': 100, 'comm': 'nginx'}, {'probe': 'p', 'count': 2, 'pid': 101, 'comm': ''},
+        {'probe': 'q', 'count': 1, 'pid': 5}, 'junk', {'probe': 'q', 'count': -1, 'pid': 6}, {'count': 3, 'pid': 7}]),
+    'b': res({'p': 10}, groups=[{'probe': 'p', 'count': 10, 'comm': 'java'}]),
+    'c': res({'p': 4}, groups=[{'probe': 'p', 'count': 4, 'cgroup': '/system.slice/x.service', 'cgroup_id': 77}]),
+    'd': res({'p': 9}),
+    'e': {'failed': True, 'msg': 'x', 'counts': {'p': 1}, 'groups': [{'probe': 'p', 'count': 1000, 'pid': 1}]},
+}
+
+
+@pytest.mark.parametrize('n,probe,expected', [
+    (10, None, [('a', 'p', 'pid 100 (nginx)', 10, 5.0), ('b', 'p', 'java', 10, 1.0),
+                ('c', 'p', '/system.slice/x.service', 4, 0.4), ('a', 'p', 'pid 101', 2, 1.0), ('a', 'q', 'pid 5', 1, 0.5)]),
+    (2, None, [('a', 'p', 'pid 100 (nginx)', 10, 5.0), ('b', 'p', 'java', 10, 1.0)]),
+    (0, 'q', [('a', 'q', 'pid 5', 1, 0.5)]),
+    (0, 'nowhere', []),
+])
+def test_top_groups(n, probe, expected):
+    got = A.top_groups(GROUPS, n, probe)
+    assert [(g['host'], g['probe'], g['group'], g['count'], g['rate']) for g in got] == expected
+
+
+def test_top_groups_keeps_the_ids():
+    assert A.top_groups(GROUPS, 0)[2] == {'host': 'c', 'probe': 'p', 'group': '/system.slice/x.service', 'count': 4,
+                                          'rate': 0.4, 'cgroup': '/system.slice/x.service', 'cgroup_id': 77}
+    assert A.top_groups(GROUPS, 1)[0] == {'host': 'a', 'probe': 'p', 'group': 'pid 100 (nginx)', 'count': 10, 'rate': 5.0,
+                                          'pid': 100, 'comm': 'nginx'}
+    assert A.group_label({}) == 'unknown'
+    with pytest.raises(AggregateError, match='^probe must be a probe key, got int$'):
+        A.top_groups(GROUPS, 1, 5)

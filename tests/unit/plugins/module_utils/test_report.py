@@ -54,6 +54,7 @@ def test_build():
         'top_probes': [{'probe': 'vfs_read', 'count': 40, 'rate': 5.0, 'hosts': 2},
                        {'probe': 'vfs_write', 'count': 5, 'rate': 0.5, 'hosts': 1}],
         'top_hosts': [{'host': 'web1', 'count': 36, 'rate': 3.6}, {'host': 'web2', 'count': 10, 'rate': 2.0}],
+        'top_groups': [],
         'baseline': None,
         'hosts': {
             'web1': {'counts': {'vfs_read': 30, 'vfs_write': 5, HOSTILE: 1}, 'duration': 10.0, 'start': T0, 'end': T1,
@@ -397,6 +398,44 @@ def test_html_deterministic_and_only_svg_for_data():
     dom = Dom(R.render_html(R.build('empty', {'a': {'failed': True, 'msg': 'no bcc'}})))
     assert [e['attrs']['id'] for e in dom.find('section')] == ['failed', 'outliers', 'hosts', 'data']
     assert dom.find('svg') == []
+
+
+GROUPED = {
+    'web1': {'counts': {'c:malloc': 50, 'vfs_read': 4}, 'duration': 2.0,
+             'groups': [{'probe': 'c:malloc', 'count': 40, 'pid': 4242, 'comm': 'ng<i>nx'},
+                        {'probe': 'c:malloc', 'count': 10, 'pid': 7, 'comm': 'sh'},
+                        {'probe': 'vfs_read', 'count': 4, 'pid': 7, 'comm': ''}]},
+    'web2': {'counts': {'c:malloc': 40}, 'duration': 2.0,
+             'groups': [{'probe': 'c:malloc', 'count': 40, 'cgroup': '/system.slice/a|b.service', 'cgroup_id': 9}]},
+    'web3': {'counts': {'c:malloc': 3}, 'duration': 2.0},
+}
+
+
+def test_groups_in_markdown_and_html():
+    report = R.build('g', GROUPED, top=3)
+    assert report['top_groups'] == [
+        {'host': 'web1', 'probe': 'c:malloc', 'group': 'pid 4242 (ng<i>nx)', 'count': 40, 'rate': 20.0, 'pid': 4242,
+         'comm': 'ng<i>nx'},
+        {'host': 'web2', 'probe': 'c:malloc', 'group': '/system.slice/a|b.service', 'count': 40, 'rate': 20.0,
+         'cgroup': '/system.slice/a|b.service', 'cgroup_id': 9},
+        {'host': 'web1', 'probe': 'c:malloc', 'group': 'pid 7 (sh)', 'count': 10, 'rate': 5.0, 'pid': 7, 'comm': 'sh'},
+    ]
+    assert """## Top processes, commands or cgroups
+
+| host | probe | who | count | per second |
+|---|---|---|--:|--:|
+| `web1` | `c:malloc` | `pid 4242 (ng<i>nx)` | 40 | 20.00 |
+| `web2` | `c:malloc` | `/system.slice/a\\|b.service` | 40 | 20.00 |
+| `web1` | `c:malloc` | `pid 7 (sh)` | 10 | 5.00 |
+
+## Hosts
+""" in R.render_md(report)
+    dom = Dom(R.render_html(report))
+    assert [e['attrs']['id'] for e in dom.find('section')] == ['outliers', 'heatmap', 'bars', 'groups', 'hosts', 'data']
+    assert [e['text'] for e in dom.find('tr') if 'tbody' in e['parents']][:3] == [
+        'web1c:mallocpid 4242 (ng<i>nx)4020.00', 'web2c:malloc/system.slice/a|b.service4020.00',
+        'web1c:mallocpid 7 (sh)105.00']
+    assert 'i' not in {e['tag'] for e in dom.elements}
 
 
 def test_html_marks_outliers():
