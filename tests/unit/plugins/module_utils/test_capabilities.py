@@ -201,5 +201,5 @@ def test_unknown_mechanism_is_a_programming_error():
 
 def test_trivial_programs():
     # r0 = 0; exit -- and the cookie variant calls helper 174 (bpf_get_attach_cookie) first
-    assert C.TRIVIAL == bytes.fromhex('b700000000000000' '9500000000000000')
+    assert C.TRIVIAL == bytes.fromhex('b700000000000000') + bytes.fromhex('9500000000000000')
     assert C.WITH_COOKIE == bytes.fromhex('85000000ae000000') + C.TRIVIAL

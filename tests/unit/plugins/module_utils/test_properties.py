@@ -307,7 +307,7 @@ def test_resolution_invariants(host_patterns, max_probes):
         if probe.kind == P.KERNEL:
             assert probe.symbol not in host.blacklist and '.' not in probe.symbol
         # the key is a pattern that selects exactly this probe
-        again, _ = R.resolve(P.parse_all([probe.key]), host)
+        again, _skipped = R.resolve(P.parse_all([probe.key]), host)
         assert [p.identity for p in again] == [probe.identity], probe.key
     for skip in skipped:
         assert set(skip) == {'probe', 'reason'}
