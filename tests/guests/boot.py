@@ -89,6 +89,7 @@ class Guest:
         self.run_dir = run_dir or config.RUN_DIR
         self.boot_timeout = boot_timeout
         self.tie_to_parent = tie_to_parent
+        self.image_dir = self.suite.image_dir
         self.proc = None
         self.pid = None
         self.port = None
@@ -97,10 +98,16 @@ class Guest:
         self.ready = False
         self._old_handlers = {}
 
+    @classmethod
+    def from_state(cls, state: dict, run_dir: str = None) -> "Guest":
+        """The guest a state file describes (its image, key and port), for ssh/down."""
+        g = cls(state["suite"], run_dir=run_dir)
+        g.image_dir = state["image_dir"]
+        g.port = state["port"]
+        g.pid = state["pid"]
+        return g
+
     # ---- paths -----------------------------------------------------------
-    @property
-    def image_dir(self) -> str:
-        return self.suite.image_dir
 
     @property
     def key(self) -> str:
@@ -362,8 +369,7 @@ def down_from_state(run_dir: str = None) -> dict | None:
     pid, overlay = state["pid"], state["overlay"]
     t = time.monotonic()
     if _pid_alive(pid) and _is_our_qemu(pid, overlay):
-        g = Guest(state["suite"], run_dir=run_dir)
-        g.port = state["port"]
+        g = Guest.from_state(state, run_dir)
         try:
             res = g.ssh("systemctl poweroff", check=False, timeout=20, connect_timeout=5)
             rounds = 600 if res.returncode == 0 else 50

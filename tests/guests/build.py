@@ -98,7 +98,7 @@ def _write(path: str, text: str, mode: int = 0o644) -> None:
 
 
 @contextmanager
-def _chroot_mounts(root: str):
+def _chroot_mounts(root: str, debs: str):
     mounts = []
     try:
         for src, dst, args in (
@@ -106,6 +106,7 @@ def _chroot_mounts(root: str):
             ("sysfs", "sys", ["-t", "sysfs"]),
             ("/dev", "dev", ["--bind"]),
             ("devpts", "dev/pts", ["-t", "devpts"]),
+            (debs, "var/cache/apt/archives", ["--bind"]),
         ):
             target = os.path.join(root, dst)
             os.makedirs(target, exist_ok=True)
@@ -220,6 +221,11 @@ def _finish_services(root: str) -> None:
     _chroot(root, ["systemctl", "disable", "ssh.service"], check=False, capture_output=True)
     masked = [
         "apt-daily.timer",
+        # First-boot work that the throwaway overlay would redo on every boot
+        # (ConditionNeedsUpdate=/etc), and hardware the guest does not have.
+        "ldconfig.service",
+        "systemd-update-done.service",
+        "modprobe@drm.service",
         "apt-daily-upgrade.timer",
         "e2scrub_all.timer",
         "e2scrub_reap.service",
@@ -232,6 +238,15 @@ def _finish_services(root: str) -> None:
         "systemd-fsck-root.service",
     ]
     _chroot(root, ["systemctl", "mask", *masked], capture_output=True)
+    # trixie's systemd-ssh-generator probes AF_VSOCK and fails; sshd comes from ssh.socket.
+    gen = os.path.join(root, "etc/systemd/system-generators")
+    os.makedirs(gen, exist_ok=True)
+    if not os.path.lexists(os.path.join(gen, "systemd-ssh-generator")):
+        os.symlink("/dev/null", os.path.join(gen, "systemd-ssh-generator"))
+    _write(
+        os.path.join(root, "etc/systemd/journald.conf.d/90guest.conf"),
+        "[Journal]\nStorage=volatile\n",
+    )
     _write(os.path.join(root, "etc/resolv.conf"), "")
 
 
@@ -299,11 +314,16 @@ def _build(suite: config.Suite) -> dict:
         with open(key + ".pub") as fh:
             pubkey = fh.read()
 
+        # Downloaded .debs are kept on the host per suite, so a rebuild (a new
+        # recipe, a new key) does not fetch them again. Not part of the image.
+        debs = os.path.join(config.DEB_CACHE, suite.name)
+        os.makedirs(os.path.join(debs, "partial"), exist_ok=True)
         t = time.monotonic()
         run(
             [
                 "debootstrap",
                 "--variant=minbase",
+                f"--cache-dir={debs}",
                 "--include=" + ",".join(config.BASE_PACKAGES),
                 suite.name,
                 root,
@@ -317,7 +337,7 @@ def _build(suite: config.Suite) -> dict:
 
         t = time.monotonic()
         _configure(root, suite, pubkey)
-        with _chroot_mounts(root):
+        with _chroot_mounts(root, debs):
             _chroot(root, ["apt-get", "-q", "--error-on=any", "update"], capture_output=True, text=True)
             abi = _kernel_abi(root)
             log(f"kernel ABI {abi}")
@@ -331,7 +351,6 @@ def _build(suite: config.Suite) -> dict:
                 capture_output=True,
                 text=True,
             )
-            _chroot(root, ["apt-get", "clean"])
             versions = _package_versions(
                 root,
                 [
@@ -339,6 +358,11 @@ def _build(suite: config.Suite) -> dict:
                     *config.BCC_PACKAGES, "python3", "openssh-server", "systemd",
                 ],
             )
+        archives = os.path.join(root, "var/cache/apt/archives")
+        if not _mounts_under(archives):
+            for f in os.listdir(archives):
+                if f.endswith(".deb"):
+                    os.remove(os.path.join(archives, f))
         modules = sorted(os.listdir(os.path.join(root, "lib/modules")))
         if modules != [abi]:
             raise BuildError(f"expected exactly one kernel {abi} in /lib/modules, found {modules}")

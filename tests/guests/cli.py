@@ -70,8 +70,7 @@ def main(argv=None) -> int:
         if not state:
             print("no guest running; run `python -m tests.guests up` first", file=sys.stderr)
             return 1
-        g = boot.Guest(state["suite"])
-        g.port = state["port"]
+        g = boot.Guest.from_state(state)
         cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
         res = g.ssh(" ".join(cmd) or "true", check=False)
         sys.stdout.write(res.stdout)

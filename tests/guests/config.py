@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 
 MIRROR = os.environ.get("EBPF_BCC_GUEST_MIRROR", "http://deb.debian.org/debian")
 SECURITY_MIRROR = os.environ.get(
@@ -23,6 +23,7 @@ SECURITY_MIRROR = os.environ.get(
 # Outside the repository on purpose: a fresh clone on the same machine must
 # find the images an earlier run built.
 CACHE_ROOT = os.environ.get("EBPF_BCC_GUEST_CACHE", "/var/cache/ebpf-bcc/guests")
+DEB_CACHE = os.environ.get("EBPF_BCC_GUEST_DEBS", "/var/cache/ebpf-bcc/debs")
 RUN_DIR = os.environ.get("EBPF_BCC_GUEST_RUN", os.path.join(CACHE_ROOT, "run"))
 
 # debootstrap --variant=minbase --include=...: what the guest needs to boot

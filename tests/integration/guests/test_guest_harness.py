@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.guest
+# The first test of a module also pays for the image build (cold: 2-4 min)
+# and the boot (35-90 s under TCG), so allow more than pytest.ini's 600 s.
+pytestmark = [pytest.mark.guest, pytest.mark.timeout(1800)]
 
 
 def _ansible_bin() -> str:

@@ -19,7 +19,9 @@ import pytest
 from tests.guests import boot, config
 from tests.guests.pytest_plugin import guest_suites
 
-pytestmark = pytest.mark.guest
+# The first test of a module also pays for the image build (cold: 2-4 min)
+# and the boot (35-90 s under TCG), so allow more than pytest.ini's 600 s.
+pytestmark = [pytest.mark.guest, pytest.mark.timeout(1800)]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SUITE = guest_suites()[0]
