@@ -396,6 +396,29 @@ def test_regexp_class_starting_with_bracket(text):
     assert (pat.kind, pat.name) == (K, text)
 
 
+@pytest.mark.parametrize('text,library', [
+    ('/opt/Program Files (x86)/x.so:f', '/opt/Program Files (x86)/x.so'),
+    ('p:/opt/a[1]:b/x.so:f', '/opt/a[1]:b/x.so'),
+])
+def test_regexp_mode_paths_with_balanced_brackets(text, library):
+    pat = P.parse(text, regexp=True)
+    assert (pat.kind, pat.library, pat.name) == (U, library, 'f')
+
+
+@pytest.mark.xfail(strict=True, reason="BUG (grammar, minor): in regexp mode split_parts() also reads brackets in "
+                                       "the library path, which is never a pattern, so a path with an unbalanced "
+                                       "'(' or '[' ('/data/[old/bin:main') swallows the colon and is rejected as "
+                                       "'names a path but no function'")
+@pytest.mark.parametrize('text,library', [
+    ('/data/[old/bin:main', '/data/[old/bin'),
+    ('/opt/a(b/lib.so:main', '/opt/a(b/lib.so'),
+    ('u:/opt/a(b/lib.so:main', '/opt/a(b/lib.so'),
+])
+def test_regexp_mode_path_with_unbalanced_bracket(text, library):
+    pat = P.parse(text, regexp=True)
+    assert (pat.library, pat.name) == (library, 'main')
+
+
 def test_regexp_non_capturing_group_matches():
     pat = P.parse('vfs_(?:read|write)', regexp=True)
     assert [pat.matches_name(n) for n in ('vfs_read', 'vfs_write', 'vfs_readv')] == [True, True, False]
