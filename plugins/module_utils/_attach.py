@@ -208,9 +208,11 @@ def plan(probes, caps, attach=None, cookies='auto'):
 class Attacher(object):
     """Owns every fd of a run; ``close`` detaches all of them."""
 
-    def __init__(self, compiled, pid=None):
+    def __init__(self, compiled, pid=None, ftrace_functions=None, caps=None):
         self.compiled = compiled
         self.pid = pid
+        self.ftrace_functions = ftrace_functions
+        self.caps = caps
         self.links = []        # fds whose close detaches in one step
         self.perf_fds = []     # perf events: slow to close
         self.progs = {}        # (function, prog type, expected attach type) -> fd
@@ -260,9 +262,24 @@ class Attacher(object):
         return failed
 
     def _attach_kprobe_multi(self, probes, _identity):
-        prog = self.program('on_cookie', bpfsys.PROG_KPROBE, bpfsys.ATTACH_KPROBE_MULTI)
-        return self._link_all_or_each(probes, lambda group: bpfsys.link_kprobe_multi(
-            prog, [p.symbol.encode() for p in group], [p.index for p in group]))
+        failed = []
+        multi, single = probes, []
+        if self.ftrace_functions is not None:
+            # kprobe_multi rides on ftrace: what ftrace cannot trace goes through a kprobe each
+            multi = [p for p in probes if p.symbol in self.ftrace_functions]
+            single = [p for p in probes if p.symbol not in self.ftrace_functions]
+        if multi:
+            prog = self.program('on_cookie', bpfsys.PROG_KPROBE, bpfsys.ATTACH_KPROBE_MULTI)
+            failed.extend(self._link_all_or_each(multi, lambda group: bpfsys.link_kprobe_multi(
+                prog, [p.symbol.encode() for p in group], [p.index for p in group])))
+        if single:
+            identity = COOKIE if self.caps is None or self.caps.available('kprobe_cookies') else PER_PROBE
+            for probe in single:
+                probe.mechanism = 'kprobe'
+                self.fallbacks.append((probe.key, 'kprobe_multi', 'kprobe',
+                                       'not in available_filter_functions, so ftrace cannot attach to it'))
+            failed.extend(self._attach_kprobe(single, identity))
+        return failed
 
     def _attach_uprobe_multi(self, probes, _identity):
         prog = self.program('on_cookie', bpfsys.PROG_KPROBE, bpfsys.ATTACH_UPROBE_MULTI)

@@ -41,6 +41,10 @@ PROGRAM = r"""
 #include <uapi/linux/ptrace.h>
 #include <asm/ptrace.h>
 
+/* Declared here rather than taken from bcc's helpers.h, which lacks it before bcc 0.23
+   (Debian 11 ships 0.18); 174 is BPF_FUNC_get_attach_cookie in the kernel ABI. */
+static u64 (*get_attach_cookie)(void *ctx) = (void *)174;
+
 struct config {
     u64 armed;      /* 1 while the window is open */
     u64 tgid;       /* count only this process, 0 = all */
@@ -120,7 +124,7 @@ static __always_inline int bump(u64 index)
 
 int on_cookie(void *ctx)
 {
-    return bump(bpf_get_attach_cookie(ctx));
+    return bump(get_attach_cookie(ctx));
 }
 
 int on_index(void *ctx)

@@ -247,7 +247,8 @@ class Engine(object):
             except self.bcc.CompileError as exc:
                 raise FuncCountError(str(exc))
             self.on_stage('compiled')
-            attacher = _attach.Attacher(compiled, pid=self.opts.pid)
+            ftrace = self.host.ftrace_functions() if any(p.kind == P.KERNEL for p in probes) else None
+            attacher = _attach.Attacher(compiled, pid=self.opts.pid, ftrace_functions=ftrace, caps=self.caps)
             failed = attacher.attach(probes, the_plan, on_group=lambda mech: self.on_stage('attaching ' + mech))
             failed_keys = set(f['probe'] for f in failed)
             attached = [p for p in probes if p.key not in failed_keys]

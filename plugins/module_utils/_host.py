@@ -89,26 +89,40 @@ def kallsyms_text():
     return list(seen)
 
 
+# padding and CFI stubs the compiler places before functions (Linux 6.2+): not functions to count
+_NOT_FUNCTIONS = ('__pfx_', '__cfi_')
+
+
 def kernel_functions():
     """(names, source) of kernel functions that may be probed.
 
-    ``available_filter_functions`` lists what ftrace (and so kprobe_multi)
-    can attach to; when it cannot be read, text symbols from kallsyms are
-    used and attach errors tell the rest.
+    Text symbols from kallsyms, as bcc's funccount uses: kprobes can attach to
+    any of them that is not blacklisted, traceable by ftrace or not, and those
+    the kernel refuses are skipped with its reason.  When kallsyms cannot be
+    read, ``available_filter_functions``.
     """
+    names = [n for n in kallsyms_text() if not n.startswith(_NOT_FUNCTIONS)]
+    if names:
+        return names, 'kallsyms'
+    ftrace = ftrace_functions()
+    return (sorted(ftrace) if ftrace else []), 'available_filter_functions'
+
+
+def ftrace_functions():
+    """Names ftrace (and so kprobe_multi, which is built on it) can attach to, or None if unreadable."""
     base = tracefs()
-    if base:
-        try:
-            names = {}
-            with open(os.path.join(base, 'available_filter_functions')) as handle:
-                for line in handle:
-                    name = line.split()[0] if line.strip() else ''
-                    if name:
-                        names.setdefault(name, True)
-            return list(names), 'available_filter_functions'
-        except OSError:
-            pass
-    return kallsyms_text(), 'kallsyms'
+    if not base:
+        return None
+    names = set()
+    try:
+        with open(os.path.join(base, 'available_filter_functions')) as handle:
+            for line in handle:
+                fields = line.split()
+                if fields:
+                    names.add(fields[0])
+    except OSError:
+        return None
+    return names
 
 
 def kprobe_blacklist():

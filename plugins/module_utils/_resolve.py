@@ -82,6 +82,11 @@ class HostView(object):
             self._kernel = _host.kernel_functions()
         return self._kernel
 
+    def ftrace_functions(self):
+        if not hasattr(self, '_ftrace'):
+            self._ftrace = _host.ftrace_functions()
+        return self._ftrace
+
     def kprobe_blacklist(self):
         if self._blacklist is None:
             self._blacklist = _host.kprobe_blacklist()
