@@ -272,3 +272,24 @@ def test_online_cpus(monkeypatch, text, cpus):
     monkeypatch.setattr(H, '_read', lambda path: read.append(path) or text)
     assert H.online_cpus() == cpus
     assert read == ['/sys/devices/system/cpu/online']
+
+
+# --- cgroup v2 paths ------------------------------------------------------------------
+
+def test_cgroup_paths_by_inode(tmp_path):
+    for rel in ('system.slice/ssh.service', 'user.slice/user-1000.slice', 'empty'):
+        (tmp_path / rel).mkdir(parents=True)
+    ino = {rel: os.stat(tmp_path / rel).st_ino
+           for rel in ('.', 'system.slice', 'system.slice/ssh.service', 'user.slice/user-1000.slice')}
+    found = H.cgroup_paths(list(ino.values()) + [1], root=str(tmp_path))
+    assert found == {
+        ino['.']: '/',
+        ino['system.slice']: '/system.slice',
+        ino['system.slice/ssh.service']: '/system.slice/ssh.service',
+        ino['user.slice/user-1000.slice']: '/user.slice/user-1000.slice',
+    }
+
+
+def test_cgroup_paths_of_nothing(tmp_path):
+    assert H.cgroup_paths([], root=str(tmp_path)) == {}
+    assert H.cgroup_paths([12345], root=str(tmp_path / 'missing')) == {}

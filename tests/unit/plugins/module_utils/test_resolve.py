@@ -433,3 +433,37 @@ def test_resolve_ifunc_of_a_file_not_mapped_here_is_none():
 
 def test_resolve_ifunc_of_an_unknown_symbol_is_none():
     assert R.resolve_ifunc(_libc_path(), 'no_such_symbol_xyz') is None
+
+
+# --- regexp resolution runs under a deadline ---------------------------------
+
+def test_regexp_resolution_gives_the_same_probes_as_globs():
+    by_glob, skipped_glob = resolve(['vfs_*', 't:sched:*', 'c:*', 'u:c:*'])
+    by_regexp, skipped_regexp = resolve(['vfs_.*', 't:sched:.*', 'c:.*', 'u:c:.*'], regexp=True)
+    assert [(p.key, p.identity, p.index) for p in by_regexp] == [(p.key, p.identity, p.index) for p in by_glob]
+    assert skipped_regexp == skipped_glob
+
+
+def test_catastrophic_regexp_is_stopped():
+    host = FakeHost(kernel=['a' * 40 + 'b'])
+    with pytest.raises(FuncCountError) as info:
+        R.resolve(P.parse_all(['(a+)+c'], regexp=True), host, regexp_seconds=1)
+    assert info.value.msg == ("Matching the regular expressions '(a+)+c' took more than 1 s, so it was stopped; one "
+                              "of them probably backtracks catastrophically (nested repetition such as (a+)+); "
+                              "simplify it.")
+
+
+class BrokenHost(FakeHost):
+    def kernel_functions(self):
+        raise RuntimeError('kallsyms went away')
+
+
+def test_unexpected_error_while_resolving_a_regexp_is_one_sentence():
+    with pytest.raises(FuncCountError) as info:
+        R.resolve(P.parse_all(['vfs_.*'], regexp=True), BrokenHost())
+    assert info.value.msg == 'Resolving the patterns failed: RuntimeError: kallsyms went away.'
+
+
+def test_unexpected_error_while_resolving_a_glob_is_not_hidden():
+    with pytest.raises(RuntimeError):
+        R.resolve(P.parse_all(['vfs_*']), BrokenHost())
