@@ -293,3 +293,18 @@ def test_cgroup_paths_by_inode(tmp_path):
 def test_cgroup_paths_of_nothing(tmp_path):
     assert H.cgroup_paths([], root=str(tmp_path)) == {}
     assert H.cgroup_paths([12345], root=str(tmp_path / 'missing')) == {}
+
+
+# --- kernel function lists (the two readers of fixed /proc and tracefs paths replaced) ----------
+
+@pytest.mark.parametrize('kallsyms,ftrace,expected', [
+    (['vfs_read', '__pfx_vfs_read', '__cfi_vfs_read', 'schedule', 'vfs_read.cold'], {'vfs_read'},
+     (['vfs_read', 'schedule', 'vfs_read.cold'], 'kallsyms')),
+    ([], {'vfs_write', 'vfs_read'}, (['vfs_read', 'vfs_write'], 'available_filter_functions')),
+    (['__pfx_x'], {'x'}, (['x'], 'available_filter_functions')),
+    ([], None, ([], 'available_filter_functions')),
+])
+def test_kernel_functions(monkeypatch, kallsyms, ftrace, expected):
+    monkeypatch.setattr(H, 'kallsyms_text', lambda: list(kallsyms))
+    monkeypatch.setattr(H, 'ftrace_functions', lambda: None if ftrace is None else set(ftrace))
+    assert H.kernel_functions() == expected
