@@ -255,11 +255,12 @@ def outliers(results, threshold=3.5, by='rate'):
     if by not in ('rate', 'count'):
         raise AggregateError("by must be 'rate' or 'count', got %r" % (by,))
     ok = split(results)[0]
+    skipped = {host: _skipped(result) for host, result in ok.items()}
     found = []
     for probe in totals(ok):
         hosts, values = [], []
         for host, result in ok.items():
-            if probe in _skipped(result):
+            if probe in skipped[host]:
                 continue
             count = result['counts'].get(probe, 0)
             if by == 'rate':

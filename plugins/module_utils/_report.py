@@ -35,6 +35,7 @@ FORMATS = ('json', 'csv', 'md', 'html')
 FILENAMES = {fmt: 'report.%s' % fmt for fmt in FORMATS}
 CSV_COLUMNS = ('host', 'probe', 'count', 'rate_per_second', 'start', 'end', 'error')
 HEATMAP_PROBES = 30
+HTML_TABLE_ROWS = 5000
 # Keys of a registered result that are Ansible's bookkeeping, not the module's result.
 DROPPED_KEYS = ('changed', 'invocation', 'ansible_facts', 'ansible_job_id', 'results_file', 'started', 'finished', 'attempts')
 
@@ -538,8 +539,15 @@ def render_html(report):
     body.append('<section id="hosts"><h2>Hosts</h2>%s</section>' % _table(
         'hosts-table', [('host', False), ('total', True), ('per second', True), ('probes fired', True), ('start', False),
                         ('end', False), ('status', False)], host_rows))
+    rows = [row for row in _rows(report) if row[6] is not None or row[2]]
+    fired = [row for row in rows if row[6] is None]
+    note = 'Every host and probe that fired, and every failed host; the CSV also has the zeros.'
+    if len(fired) > HTML_TABLE_ROWS:
+        note = ('The %d busiest of %d host and probe pairs that fired, and every failed host; the CSV has them all.'
+                % (HTML_TABLE_ROWS, len(fired)))
+        rows = sorted(fired, key=lambda row: -row[2])[:HTML_TABLE_ROWS] + [row for row in rows if row[6] is not None]
     count_rows = []
-    for host, probe, count, rate, start, end, error in _rows(report):
+    for host, probe, count, rate, start, end, error in rows:
         if error is not None:
             count_rows.append(('failed', [('<code>%s</code>' % esc(host), None), ('\u2014', None), ('', '-1'), ('', '-1'),
                                           ('', None), ('', None), ('failed: %s' % esc(error), None)]))
@@ -549,8 +557,8 @@ def render_html(report):
                                     (_time(start), None), (_time(end), None), ('ok', None)]))
     columns = [('host', False), ('probe', False), ('count', True), ('per second', True), ('start', False),
                ('end', False), ('status', False)]
-    body.append('<section id="data"><h2>All counts, host by probe</h2><p class="note">Click a column heading to sort.'
-                '</p>%s</section>' % _table('counts', columns, count_rows))
+    body.append('<section id="data"><h2>Counts, host by probe</h2><p class="note">%s Click a column heading to sort.'
+                '</p>%s</section>' % (note, _table('counts', columns, count_rows)))
     csp = ("default-src 'none'; style-src %s; script-src %s; img-src 'none'; base-uri 'none'; form-action 'none'"
            % (_csp_hash(CSS), _csp_hash(SCRIPT)))
     return ''.join([

@@ -122,6 +122,14 @@ def test_build_with_baseline_report():
         'run_id': None, 'findings': [report['baseline']['findings'][0]]}
 
 
+def test_report_json_read_back_is_a_baseline():
+    previous = json.loads(R.render_json(build()))
+    assert build(baseline=previous)['baseline'] == {'run_id': 'run-1', 'findings': [
+        {'severity': 'critical', 'scope': 'host', 'host': 'web3', 'probe': None, 'kind': 'host_failed',
+         'baseline_rate': None, 'current_rate': None, 'ratio': None,
+         'message': 'web3 failed: unreachable: ssh: | <refused> & *gone*'}]}
+
+
 @pytest.mark.parametrize('run_id', ['run-1', '2026-12-06T18:00:00Z', 'sweep \u00fc', 'a' * 200, '...'])
 def test_run_id_ok(run_id):
     assert R.check_run_id(run_id) == run_id
@@ -373,8 +381,8 @@ def test_html_sections_and_tables():
     assert dom.find('dd', id='host-summary')[0]['text'] == '5: 3 counted, 2 failed'
     rows = [e for e in dom.find('tr') if 'tbody' in e['parents']]
     # failed hosts 2, outliers 1 (the hostile host's 7/s of HOSTILE against 0.1 and 0), hosts 5,
-    # counts 3 hosts x 4 probes + 2 failed hosts
-    assert len(rows) == 2 + 1 + 5 + 3 * 4 + 2
+    # counts: the pairs that fired (hostile host 2, web1 3, web2 1) + 2 failed hosts
+    assert len(rows) == 2 + 1 + 5 + 6 + 2
     assert dom.find('table', id='counts')[0]['attrs']['class'] == 'sortable'
     # failed hosts table, hosts table and counts table: 2 each
     assert len(dom.find('tr', class_='failed')) == 6
@@ -455,6 +463,21 @@ def test_html_heatmap_limit():
     assert len(dom.find('rect', class_='cell')) == R.HEATMAP_PROBES
     assert 'The 30 busiest of 40 probes; the table below has them all.' in dom.find('section', id='heatmap')[0]['text']
     assert len([e for e in dom.find('tr') if 'tbody' in e['parents']]) == 1 + 40
+
+
+def test_html_counts_table_limit():
+    results = {'h%02d' % i: {'counts': {'p%03d' % j: 1 + i * 100 + j for j in range(100)}, 'duration': 1.0}
+               for i in range(51)}
+    results['zz'] = {'unreachable': True, 'msg': 'gone'}
+    dom = Dom(R.render_html(R.build('big', results)))
+    section = dom.find('section', id='data')[0]['text']
+    assert section.startswith('Counts, host by probeThe 5000 busiest of 5100 host and probe pairs that fired, and every '
+                              'failed host; the CSV has them all.')
+    rows = [e['text'] for e in dom.find('tr') if 'tbody' in e['parents']]
+    # failed hosts 1, hosts 52 (no outliers: counts grow evenly from host to host), counts 5000 + 1
+    assert len(rows) == 1 + 52 + 5000 + 1
+    assert rows[1 + 52] == 'h50p0995,1005,100ok'    # 1 + 50 * 100 + 99 events in 1 s
+    assert rows[-1] == 'zz\u2014failed: unreachable: gone'
 
 
 def test_write(tmp_path):
