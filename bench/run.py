@@ -17,11 +17,11 @@ Writes bench/results/<UTC timestamp>.json and prints Markdown tables.
 import argparse
 import datetime
 import json
-import math
 import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -33,6 +33,8 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
 SYSTEM_PYTHON = '/usr/bin/python3'
 WINDOW = 1.0
+# window of a tracer in the overhead part; it is stopped when the loops end
+OVERHEAD_WINDOW = 120
 
 TP_CATEGORIES = ('sched', 'block', 'irq', 'timer', 'workqueue')
 
@@ -225,6 +227,8 @@ def engine_cell(r, rc, note=None):
         'window': r.get('duration'),
         'aborted': r.get('aborted'),
     })
+    if r.get('steps'):
+        cell['steps'] = r['steps']
     if r.get('aborted'):
         cell['ok'] = False
         cell['note'] = 'window aborted: %s' % r['aborted']
@@ -232,7 +236,7 @@ def engine_cell(r, rc, note=None):
 
 
 def run_engine(env, row):
-    wall, rc, out, err = timed(ours_command(env, row['ours']), env.ours_env(), 300)
+    wall, rc, out, err = timed(ours_command(env, row['ours'], extra=['--breakdown']), env.ours_env(), 300)
     try:
         r = parse_ours(out)
     except ValueError:
@@ -379,6 +383,9 @@ def summarise_cells(cells):
         mech = [c['mechanisms'] for c in ok if c.get('mechanisms')]
         s['mechanisms'] = mech[0] if mech else None
         s['headers'] = sorted(set(c.get('headers') for c in ok if c.get('headers')))
+        names = sorted(set(k for c in ok for k in c.get('steps', {})))
+        if names:
+            s['steps'] = {k: summary([c['steps'].get(k, 0.0) for c in ok if 'steps' in c]) for k in names}
     return s
 
 
@@ -462,10 +469,11 @@ def overhead_configs(env, exe, tools):
 def overhead(env, tools, repeat, n_sys, n_up, k):
     exe = build_loop(env)
     n = {'syscall': n_sys, 'uprobe': n_up}
-    # how long a window must be to cover the loop: generous bounds from the facts note
-    per_call_max = {'syscall': 2000e-9, 'uprobe': 15000e-9}
-    # whole seconds: funccount-bpfcc does sleep(int(duration)) and fails on '1.5'
-    duration = {w: math.ceil(1.0 + k * n[w] * per_call_max[w]) for w in n}
+    # The tracers get a long window (whole seconds: funccount-bpfcc does
+    # sleep(int(duration)) and fails on '1.5') and are stopped once the loops
+    # are done: ours by SIGUSR1 (bench/ours.py --stop-on-usr1), upstream by
+    # SIGINT, its Ctrl-C, after which it prints, detaches and exits.
+    duration = {w: OVERHEAD_WINDOW for w in n}
     configs = overhead_configs(env, exe, tools)
     results = {name: {'workload': w, 'tool': t, 'n': n[w], 'window': duration[w], 'samples': []}
                for name, w, t, dummy, dummy, dummy in configs}
@@ -475,19 +483,24 @@ def overhead(env, tools, repeat, n_sys, n_up, k):
             base, base_wall = run_loop(exe, workload, n[workload], k)
             results['baseline ' + workload]['samples'].append({'ns': base, 'wall_ns': base_wall})
             if tool == 'engine':
-                cmd = ours_command(env, patterns, duration[workload], ['--ready'] + extra)
+                cmd = ours_command(env, patterns, duration[workload], ['--ready', '--stop-on-usr1'] + extra)
                 tr = Tool(cmd, env.ours_env(), r'^ARMED', 'stderr')
             else:
                 cmd = [env.upstream, '-d', '%g' % duration[workload]] + patterns
                 tr = Tool(cmd, env.upstream_env(), r'^Tracing \d+ functions', 'stdout')
             sample = {'base_ns': base, 'base_wall_ns': base_wall}
             if tr.ready():
+                t_ready = time.monotonic()
                 time.sleep(0.2)  # let the tool's own start-up work settle
                 t_loop = time.monotonic()
                 sample['ns'], sample['wall_ns'] = run_loop(exe, workload, n[workload], k)
                 sample['loop_seconds'] = time.monotonic() - t_loop
-                # the loop must have run entirely inside the counting window
-                sample['inside_window'] = tr.p.poll() is None
+                # the loops must have run entirely inside the counting window
+                sample['inside_window'] = (tr.p.poll() is None
+                                           and time.monotonic() - t_ready < duration[workload] - 1.0)
+                time.sleep(0.1)
+                if tr.p.poll() is None:
+                    tr.p.send_signal(signal.SIGUSR1 if tool == 'engine' else signal.SIGINT)
             rc, out, err = tr.finish()
             if tool == 'engine':
                 r = parse_ours(out) if out.strip() else None
@@ -502,12 +515,12 @@ def overhead(env, tools, repeat, n_sys, n_up, k):
             else:
                 cell = check_upstream(rc, out, err)
             sample['ok'] = cell['ok'] and 'ns' in sample and sample.get('inside_window')
-            if cell.get('note'):
-                sample['note'] = cell['note']
-            elif 'ns' not in sample:
+            if 'ns' not in sample:
                 sample['note'] = 'the tool never became ready: %s' % (out + err).strip()[-300:]
             elif not sample['inside_window']:
-                sample['note'] = 'the tool had exited before the loop ended (window too short)'
+                sample['note'] = 'the window had ended before the loops did'
+            elif cell.get('note'):
+                sample['note'] = cell['note']
             if 'ns' in sample:
                 sample['added_ns'] = sample['ns'] - base
                 sample['added_wall_ns'] = sample['wall_ns'] - base_wall
@@ -578,24 +591,44 @@ def markdown(report):
         if 'engine' in tools:
             lines.append('Our engine (engine alone) set-up and teardown, seconds, median (min–max), and targets.')
             lines.append('')
-            lines.append('| row | mechanisms | setup | teardown | setup + teardown | ≤ 1 s (every run / median / NO) | '
-                         'upstream wall − window ÷ ours wall − window | engine wall ≤ upstream wall |')
-            lines.append('|---|---|---|---|---|---|---|---|')
+            lines.append('| row | mechanisms | setup | teardown | setup + teardown | ≤ 1 s? | '
+                         'upstream (wall − 1 s) ÷ ours setup + teardown | upstream (wall − 1 s) ÷ ours (wall − 1 s) '
+                         '| engine wall ≤ upstream wall? |')
+            lines.append('|---|---|---|---|---|---|---|---|---|')
             for r, cells in whole.items():
                 e = cells['engine']
                 u = cells.get('funccount-bpfcc')
                 st = e.get('setup_teardown')
                 mech = ', '.join('%s: %s (%s)' % (g, m.get('mechanism'), m.get('identity'))
                                  for g, m in sorted((e.get('mechanisms') or {}).items()))
-                ratio = same = 'n/a'
+                ratio_st = ratio = same = 'n/a'
                 if u and u['wall'] and e['wall']:
-                    ratio = '%.1f×' % ((u['wall']['median'] - WINDOW) / max(e['wall']['median'] - WINDOW, 1e-3))
+                    extra = u['wall']['median'] - WINDOW
+                    ratio = '%.1f×' % (extra / max(e['wall']['median'] - WINDOW, 1e-3))
+                    if st:
+                        ratio_st = '%.1f×' % (extra / max(st['median'], 1e-3))
                     same = 'yes' if e['wall']['median'] <= u['wall']['median'] else 'NO'
-                lines.append('| %s | %s | %s | %s | %s | %s | %s | %s |' % (
+                ok = 'n/a'
+                if st:
+                    ok = 'yes, every run' if st['max'] <= 1.0 else 'median only' if st['median'] <= 1.0 else 'NO'
+                lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
                     ROWS[r]['title'], mech or 'n/a', fmt_range(e.get('setup'), 3), fmt_range(e.get('teardown'), 3),
-                    fmt_range(st, 3), ('yes' if st['max'] <= 1.0 else 'median' if st['median'] <= 1.0 else 'NO')
-                    if st else 'n/a', ratio, same))
+                    fmt_range(st, 3), ok, ratio_st, ratio, same))
             lines.append('')
+            steps = [(r, cells['engine'].get('steps')) for r, cells in whole.items() if cells['engine'].get('steps')]
+            if steps:
+                names = ['python_start_to_main', 'import', 'resolve_plan', 'compile', 'attach', 'detach',
+                         'program_close']
+                lines.append('Where the engine\'s time goes, seconds, median of the same runs (bench/ours.py '
+                             '--breakdown; `import` = importing the engine and bcc, `compile` = bcc/clang, '
+                             '`program_close` = BPF.cleanup()):')
+                lines.append('')
+                lines.append('| row | ' + ' | '.join(names) + ' |')
+                lines.append('|---|' + '---|' * len(names))
+                for r, st_ in steps:
+                    lines.append('| %s | %s |' % (ROWS[r]['title'], ' | '.join(
+                        '%.3f' % st_[k]['median'] if k in st_ else 'n/a' for k in names)))
+                lines.append('')
         notes = []
         for r, cells in whole.items():
             for t, s in cells.items():
