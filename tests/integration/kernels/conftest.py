@@ -1,0 +1,18 @@
+"""Kernel-function counting on guests booted with stock Debian kernels (marker `guest`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# The harness lives in tests/guests; make the repository root importable
+# whatever directory pytest was started from.
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests.guests.pytest_plugin import (  # noqa: E402,F401
+    guest,
+    pytest_configure,
+    pytest_terminal_summary,
+)
