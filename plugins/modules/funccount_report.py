@@ -174,6 +174,13 @@ top_probes:
   type: list
   elements: dict
   sample: [{"probe": "vfs_read", "count": 13021, "rate": 1302.1, "hosts": 6}]
+top_groups:
+  description: The busiest processes, commands or cgroups (hosts counted with group_by), as P(ebpf.bcc.top_groups#filter) returns them.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"host": "web3", "probe": "c:malloc", "group": "pid 4242 (nginx)", "count": 5120, "rate": 512.0, "pid": 4242,
+            "comm": "nginx"}]
 findings:
   description: The findings against O(baseline), as P(ebpf.bcc.baseline_diff#filter) returns them; empty without a baseline.
   returned: always
@@ -220,7 +227,7 @@ def main():
         module.fail_json(msg='Cannot write the report under %s: %s.' % (p['report_dir'], exc))
     module.exit_json(
         changed=changed, path=path, files=files, summary=report['summary'], failed_hosts=report['failed_hosts'],
-        outliers=report['outliers'], top_probes=report['top_probes'],
+        outliers=report['outliers'], top_probes=report['top_probes'], top_groups=report['top_groups'],
         findings=report['baseline']['findings'] if report['baseline'] else [])
 
 

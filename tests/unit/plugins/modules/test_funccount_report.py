@@ -36,6 +36,7 @@ def test_writes_then_unchanged(tmp_path, capsys):
     assert out['failed_hosts'] == {'web3': 'Failed to import the required Python library (bcc) on web3.'}
     assert out['outliers'] == []
     assert out['top_probes'] == [{'probe': 'vfs_read', 'count': 40, 'rate': 4.0, 'hosts': 2}]
+    assert out['top_groups'] == []
     assert out['findings'] == []
     report = json.loads((tmp_path / 'r1' / 'report.json').read_text(encoding='utf-8'))
     assert (report['run_id'], report['patterns'], report['totals']) == ('r1', ['vfs_read'], {'vfs_read': 40})
