@@ -8,6 +8,7 @@ interrupted test run. Only one guest runs at a time.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import shlex
@@ -84,10 +85,13 @@ class Guest:
     """A booted guest. Use as a context manager, or call up()/down()."""
 
     def __init__(self, suite: str = config.DEFAULT_SUITE, run_dir: str = None,
-                 boot_timeout: float = 420.0, tie_to_parent: bool = True):
+                 boot_timeout: float = None, tie_to_parent: bool = True, wait: float = 0):
         self.suite = config.get_suite(suite)
         self.run_dir = run_dir or config.RUN_DIR
+        if boot_timeout is None:
+            boot_timeout = float(os.environ.get("EBPF_BCC_GUEST_BOOT_TIMEOUT", "420"))
         self.boot_timeout = boot_timeout
+        self.wait = wait
         self.tie_to_parent = tie_to_parent
         self.image_dir = self.suite.image_dir
         self.proc = None
@@ -160,20 +164,47 @@ class Guest:
         return res
 
     # ---- lifecycle ---------------------------------------------------------
-    def _refuse_if_running(self) -> None:
+    def _busy_state(self) -> dict | None:
+        """The state of a guest that is running now (not a stale one), if any."""
         state = read_state(self.run_dir)
         if not state:
-            return
-        if _pid_alive(state["pid"]) and _is_our_qemu(state["pid"], state["overlay"]):
-            owner = state.get("owner_pid")
-            if owner and owner != os.getpid() and not _pid_alive(owner) and state.get("tied"):
-                pass  # owner died; its qemu should be gone soon, clean below
-            else:
+            return None
+        if not (_pid_alive(state["pid"]) and _is_our_qemu(state["pid"], state["overlay"])):
+            return None
+        owner = state.get("owner_pid")
+        if state.get("tied") and owner and owner != os.getpid() and not _pid_alive(owner):
+            return None  # its owner died; qemu follows it (PDEATHSIG), clean it up
+        return state
+
+    def _claim(self):
+        """Take the one-guest slot: wait (up to self.wait s) while another guest runs.
+
+        Returns the open lock file; the caller holds it until its state file is
+        written, so two harnesses never start a guest at the same time.
+        """
+        lock_path = os.path.join(self.run_dir, ".lock")
+        deadline = time.monotonic() + self.wait
+        announced = False
+        while True:
+            fh = open(lock_path, "w")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            state = self._busy_state()
+            if state is None:
+                down_from_state(self.run_dir)  # removes a stale state, if any
+                return fh
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+            if time.monotonic() >= deadline:
                 raise GuestError(
-                    f"guest {state['suite']} (qemu pid {state['pid']}) is already running; "
-                    "one guest at a time: run `python -m tests.guests down` first"
+                    f"guest {state['suite']} (qemu pid {state['pid']}, started by pid "
+                    f"{state.get('owner_pid')}) is already running; one guest at a time: "
+                    "wait for it, or stop it with `python -m tests.guests down`"
                 )
-        down_from_state(self.run_dir)
+            if not announced:
+                log(f"waiting up to {self.wait:.0f} s for guest {state['suite']} "
+                    f"(qemu pid {state['pid']}, owner pid {state.get('owner_pid')}) to finish")
+                announced = True
+            time.sleep(5)
 
     def _start_qemu(self) -> None:
         m = self.image_dir
@@ -230,13 +261,35 @@ class Guest:
         self.manifest = build.ensure_image(self.suite)
         self.timings["image_s"] = round(time.monotonic() - t, 2)
         self.timings["image_cached"] = cached
-        self._refuse_if_running()
+        lock = self._claim()
+        try:
+            self._start()
+        except BaseException:
+            if self.pid is not None:
+                self.down()
+            else:
+                _cleanup_files(self.run_dir, self.suite.name)
+            raise
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+        log(f"{self.suite.name}: qemu pid {self.pid}, ssh on 127.0.0.1:{self.port}")
+        try:
+            self._wait_ssh(self._t_start)
+        except BaseException:
+            self.down()
+            raise
+        self.timings["boot_to_ssh_s"] = round(time.monotonic() - self._t_start, 2)
+        log(f"{self.suite.name}: SSH login after {self.timings['boot_to_ssh_s']} s")
+        return self
+
+    def _start(self) -> None:
         subprocess.run(
             ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
              "-b", os.path.join(self.image_dir, "image.raw"), self.overlay],
             check=True,
         )
-        t = time.monotonic()
+        self._t_start = time.monotonic()
         for attempt in range(3):
             self.port = free_port()
             self._start_qemu()
@@ -251,15 +304,6 @@ class Guest:
             raise GuestError("could not start qemu on a free loopback port")
         self._write_state()
         write_inventory(self.inventory, self)
-        log(f"{self.suite.name}: qemu pid {self.pid}, ssh on 127.0.0.1:{self.port}")
-        try:
-            self._wait_ssh(t)
-        except BaseException:
-            self.down()
-            raise
-        self.timings["boot_to_ssh_s"] = round(time.monotonic() - t, 2)
-        log(f"{self.suite.name}: SSH login after {self.timings['boot_to_ssh_s']} s")
-        return self
 
     def _wait_ssh(self, t0: float) -> None:
         # qemu accepts on the forwarded port before sshd is up; only a full

@@ -32,6 +32,9 @@ def main(argv=None) -> int:
         s.add_argument("suite", nargs="?", default=config.DEFAULT_SUITE, choices=sorted(config.SUITES))
         if name == "build":
             s.add_argument("--force", action="store_true", help="rebuild even if cached")
+        else:
+            s.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                           help="wait this long for another running guest to finish")
     sub.add_parser("down")
     sub.add_parser("status")
     sub.add_parser("prune")
@@ -48,7 +51,7 @@ def main(argv=None) -> int:
                 "seconds": round(time.monotonic() - t, 2), "manifest": manifest})
         return 0
     if args.cmd == "up":
-        g = boot.Guest(args.suite, tie_to_parent=False)
+        g = boot.Guest(args.suite, tie_to_parent=False, wait=args.wait)
         g.up()
         _print({**boot.read_state(), "timings": g.timings})
         return 0

@@ -14,7 +14,8 @@ module with indirect parametrization:
 The guest is always shut down: on teardown, on Ctrl-C/SIGTERM (the context
 manager turns them into KeyboardInterrupt), and if pytest itself is killed
 (qemu gets SIGTERM when its parent dies; `python -m tests.guests down` then
-removes the stale state).
+removes the stale state). If another process's guest is running, the fixture
+waits for it (EBPF_BCC_GUEST_WAIT seconds, default 1800) instead of failing.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def guest(request):
     if os.geteuid() != 0:
         pytest.skip("guests need root (image build, qemu, /var/cache/ebpf-bcc)")
     suite = request.param
-    g = boot.Guest(suite)
+    # Another run's guest may be up (one at a time on this machine): queue.
+    g = boot.Guest(suite, wait=float(os.environ.get("EBPF_BCC_GUEST_WAIT", "1800")))
     with g:
         yield g
     _record(

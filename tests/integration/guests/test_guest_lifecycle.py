@@ -27,16 +27,23 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 SUITE = guest_suites()[0]
 
 
+STARTED = []  # qemu pids these tests started; teardown stops only those
+
+
 @pytest.fixture(autouse=True)
 def _root_and_image():
     if os.geteuid() != 0:
         pytest.skip("guests need root")
     from tests.guests import build
     build.ensure_image(config.get_suite(SUITE))
-    assert boot.read_state() is None, "a guest is already running; run `python -m tests.guests down`"
+    # One guest at a time on this machine: let another run's guest finish.
+    wait = float(os.environ.get("EBPF_BCC_GUEST_WAIT", "1800"))
+    assert _wait(lambda: not boot.status()["running"], wait, step=5), "another guest is still running"
     yield
-    # Whatever happened above, leave no guest behind.
-    boot.down_from_state()
+    # Whatever happened above, leave none of our guests behind.
+    state = boot.read_state()
+    if state and state["pid"] in STARTED:
+        boot.down_from_state()
 
 
 def cli(*args, timeout=600):
@@ -62,6 +69,7 @@ def test_cli_up_status_ssh_down_and_image_stays_clean():
     up = cli("up", SUITE)
     assert up.returncode == 0, up.stdout + up.stderr
     state = json.loads(up.stdout)
+    STARTED.append(state["pid"])
     print(f"\nCLI up {SUITE}: boot to SSH {state['timings']['boot_to_ssh_s']} s")
     assert state["suite"] == SUITE and os.path.exists(state["inventory"])
 
@@ -84,6 +92,10 @@ def test_cli_up_status_ssh_down_and_image_stays_clean():
     assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
 
 
+def _ours(owner):
+    return lambda: (boot.read_state() or {}).get("owner_pid") == owner.pid
+
+
 def _owner(tmp_path):
     script = (
         "import time\n"
@@ -98,8 +110,10 @@ def _owner(tmp_path):
 def test_sigterm_during_boot_shuts_the_guest_down(tmp_path):
     owner = _owner(tmp_path)
     try:
-        assert _wait(lambda: boot.read_state() is not None, 120), (tmp_path / "out").read_text()
+        assert _wait(_ours(owner), 120), (tmp_path / "out").read_text()
         state = boot.read_state()
+        STARTED.append(state["pid"])
+        assert state["owner_pid"] == owner.pid
         assert boot._pid_alive(state["pid"])
         owner.send_signal(signal.SIGTERM)
         owner.wait(timeout=60)
@@ -115,8 +129,10 @@ def test_sigterm_during_boot_shuts_the_guest_down(tmp_path):
 def test_killed_owner_takes_qemu_along_and_down_cleans_up(tmp_path):
     owner = _owner(tmp_path)
     try:
-        assert _wait(lambda: boot.read_state() is not None, 120), (tmp_path / "out").read_text()
+        assert _wait(_ours(owner), 120), (tmp_path / "out").read_text()
         state = boot.read_state()
+        STARTED.append(state["pid"])
+        assert state["owner_pid"] == owner.pid
         owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=30)
     finally:
