@@ -2,15 +2,17 @@
 # Set up this checkout for development and tests (run by `make setup`).
 # Idempotent; a repeat run only checks and finishes in a few seconds.
 #
-#  1. apt packages listed in scripts/apt-packages.txt (skipped when all are installed)
-#  2. /lib/modules/$(uname -r)/{build,source} links to Debian's kernel headers, when missing
-#  3. tracefs at /sys/kernel/tracing and debugfs at /sys/kernel/debug, when not mounted
-#  4. .venv from Debian's /usr/bin/python3 with --system-site-packages (so bcc imports),
+#  1. apt packages listed in scripts/apt-packages.txt (skipped when all are installed):
+#     what the .venv and the test tools need; bcc itself comes in step 4
+#  2. .venv from Debian's /usr/bin/python3 with --system-site-packages (so bcc imports),
 #     with requirements-dev.txt installed (again only when that file changes)
-#  5. build/collections/ansible_collections/ebpf/bcc -> this checkout
-#  6. the ansible-test offline pip bootstrap (scripts/ansible-test-offline.sh)
+#  3. build/collections/ansible_collections/ebpf/bcc -> this checkout
+#  4. playbooks/install.yml (the ebpf.bcc.install role) on localhost: bcc from Debian,
+#     kernel headers (or links to the nearest ones), tracefs/debugfs, a real count;
+#     skipped while the role is unchanged and its results are still in place
+#  5. the ansible-test offline pip bootstrap (scripts/ansible-test-offline.sh)
 #
-# Steps 1-3 need root.
+# Steps 1 and 4 need root.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,6 +20,7 @@ root=$PWD
 SYSTEM_PYTHON=/usr/bin/python3
 VENV=$root/.venv
 STAMP=$VENV/.requirements-dev.sha256
+ROLE_STAMP=$VENV/.install-role.sha256
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -52,46 +55,7 @@ else
     say "apt packages: all ${#packages[@]} installed"
 fi
 
-# --- 2. kernel header links for bcc -------------------------------------------
-modules=/lib/modules/$(uname -r)
-if [[ -e $modules/build || -L $modules/build ]]; then
-    say "kernel headers: $modules/build exists, left as is"
-else
-    need_root "linking kernel headers"
-    # newest Debian header tree, e.g. /usr/src/linux-headers-6.1.0-57-amd64
-    build=$(printf '%s\n' /usr/src/linux-headers-*-amd64 | sort -V | tail -n 1)
-    [[ -d $build ]] || die "no /usr/src/linux-headers-*-amd64; is linux-headers-amd64 installed?"
-    mkdir -p "$modules"
-    ln -s "$build" "$modules/build"
-    say "kernel headers: $modules/build -> $build"
-fi
-if [[ -e $modules/source || -L $modules/source ]]; then
-    say "kernel headers: $modules/source exists, left as is"
-else
-    # Debian splits headers: kconfig.h and friends live in the -common tree.
-    build=$(readlink -f "$modules/build")
-    common=${build%-amd64}-common
-    [[ $build == *-amd64 && -d $common ]] || die "$modules/source is missing and $build has no matching -common tree"
-    need_root "linking kernel headers"
-    ln -s "$common" "$modules/source"
-    say "kernel headers: $modules/source -> $common"
-fi
-
-# --- 3. tracefs and debugfs ---------------------------------------------------
-mount_fs() {  # type dir
-    if mountpoint -q "$2"; then
-        say "$1: mounted at $2"
-    else
-        need_root "mounting $1"
-        mkdir -p "$2" 2>/dev/null || true
-        mount -t "$1" nodev "$2"
-        say "$1: mounted at $2 now"
-    fi
-}
-mount_fs debugfs /sys/kernel/debug
-mount_fs tracefs /sys/kernel/tracing
-
-# --- 4. virtualenv --------------------------------------------------------------
+# --- 2. virtualenv --------------------------------------------------------------
 [[ -x $SYSTEM_PYTHON ]] || die "$SYSTEM_PYTHON is missing (Debian's python3)"
 # Recreate a .venv made from another interpreter or without system site-packages.
 if [[ -e $VENV ]] && ! { grep -qx 'home = /usr/bin' "$VENV/pyvenv.cfg" \
@@ -104,8 +68,6 @@ if [[ ! -x $VENV/bin/python ]]; then
     say "creating .venv from $SYSTEM_PYTHON"
     "$SYSTEM_PYTHON" -m venv --system-site-packages "$VENV"
 fi
-"$VENV/bin/python" -c 'import bcc' 2>/dev/null \
-    || die ".venv/bin/python cannot import bcc; is python3-bpfcc installed and .venv made with --system-site-packages?"
 
 want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
 if [[ -f $STAMP && $(cat "$STAMP") == "$want" ]]; then
@@ -116,7 +78,7 @@ else
     echo "$want" > "$STAMP"
 fi
 
-# --- 5. collection tree -----------------------------------------------------------
+# --- 3. collection tree -----------------------------------------------------------
 link=build/collections/ansible_collections/ebpf/bcc
 if [[ $(readlink -f "$link" 2>/dev/null) != "$root" ]]; then
     mkdir -p "$(dirname "$link")"
@@ -126,7 +88,35 @@ if [[ $(readlink -f "$link" 2>/dev/null) != "$root" ]]; then
 fi
 say "collection: $link -> $(readlink -f "$link")"
 
-# --- 6. ansible-test without the network ---------------------------------------------
+# --- 4. bcc, kernel headers, tracefs: the ebpf.bcc.install role --------------------
+# The role's own files, the kernel and the .venv's Ansible decide whether it must run
+# again; so does anything it set up having gone (bcc, the headers link, the mounts).
+role_state() {
+    { find roles/install playbooks/install.yml -type f -print0 | sort -z | xargs -0 sha256sum
+      uname -r; "$VENV/bin/python" -c 'import ansible.release as r; print(r.__version__)'; } | sha256sum | cut -d' ' -f1
+}
+role_results_in_place() {
+    "$SYSTEM_PYTHON" -c 'import bcc' 2>/dev/null \
+        && [[ -d /lib/modules/$(uname -r)/build/ ]] \
+        && mountpoint -q /sys/kernel/tracing && mountpoint -q /sys/kernel/debug
+}
+want_role=$(role_state)
+if [[ -f $ROLE_STAMP && $(cat "$ROLE_STAMP") == "$want_role" ]] && role_results_in_place; then
+    say "install role: unchanged since its last run, bcc imports, headers and tracefs in place"
+else
+    need_root "installing bcc and kernel headers"
+    say "ansible-playbook playbooks/install.yml on localhost (the ebpf.bcc.install role)"
+    rm -f "$ROLE_STAMP"
+    ANSIBLE_COLLECTIONS_PATH=$root/build/collections ANSIBLE_NOCOLOR=1 \
+        "$VENV/bin/ansible-playbook" -i localhost, -c local \
+        -e ansible_python_interpreter="$SYSTEM_PYTHON" -e install_become=false \
+        playbooks/install.yml
+    echo "$want_role" > "$ROLE_STAMP"
+fi
+"$VENV/bin/python" -c 'import bcc' 2>/dev/null \
+    || die ".venv/bin/python cannot import bcc; did the install role run, and was .venv made with --system-site-packages?"
+
+# --- 5. ansible-test without the network ---------------------------------------------
 scripts/ansible-test-offline.sh "$VENV/bin/python"
 
 say "done"
