@@ -228,10 +228,12 @@ def compile_program(nprobes):
     cflags = ['-DNPROBES=%d' % max(1, int(nprobes)), '-DNSYSCALLS=%d' % NSYSCALLS, '-DGROUP_ENTRIES=%d' % GROUP_ENTRIES,
               '-DINDEX_MAGIC=%d' % INDEX_MAGIC, '-w']
     tmp = None
+    merge = False
     saved = os.environ.get('BCC_KERNEL_SOURCE')
     headers = {'kind': kind, 'path': trees[0]}
     try:
-        if kind == 'nearest':
+        merge = kind == 'nearest' and trees != ['/lib/modules/%s/build' % _host.kernel_release()]
+        if merge:
             tmp = tempfile.mkdtemp(prefix='ebpf-bcc-headers-')
             _host.merge_trees(tmp, trees)
             os.environ['BCC_KERNEL_SOURCE'] = tmp
@@ -244,7 +246,7 @@ def compile_program(nprobes):
                                % (headers['path'], str(exc).strip() or type(exc).__name__))
         return Compiled(bpf, headers, max(1, int(nprobes)))
     finally:
-        if kind == 'nearest':
+        if merge:
             if saved is None:
                 os.environ.pop('BCC_KERNEL_SOURCE', None)
             else:

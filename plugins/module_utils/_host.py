@@ -229,6 +229,10 @@ def nearest_headers(release=None):
     release = release or kernel_release()
     exact = '/lib/modules/%s/build' % release
     if os.path.isdir(os.path.join(exact, 'include')) or os.path.isdir(os.path.join(exact, 'arch')):
+        # a link to another version's tree (as the install role makes on custom kernels) is the nearest, not exact
+        target = os.path.realpath(exact)
+        if os.path.islink(exact) and release not in target:
+            return 'nearest', [exact]
         return 'exact', [exact]
     want = _version_key(release) or (0, 0, 0)
     trees = []

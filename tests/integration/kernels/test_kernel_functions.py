@@ -102,7 +102,7 @@ def start_workload(guest, start, calls, duration):
     raise AssertionError('the workload did not start in the guest')
 
 
-def count_in_guest(guest, args, calls, lead=50.0):
+def count_in_guest(guest, args, calls, lead=80.0):
     """Count with the module in the guest while a workload there makes `calls` getppid() and read() calls."""
     duration = float(args.get('duration', 8))
     start = time.time() + lead   # compiling under emulation takes a while
