@@ -15,6 +15,7 @@ Writes bench/results/<UTC timestamp>.json and prints Markdown tables.
 """
 
 import argparse
+import ast
 import datetime
 import json
 import os
@@ -543,6 +544,54 @@ def overhead(env, tools, repeat, n_sys, n_up, k):
 
 
 # ---------------------------------------------------------------------------
+# compile only
+
+
+def upstream_program(env, patterns):
+    """The C text funccount-bpfcc generates for patterns (its -D output), or None."""
+    wall, rc, out, err = timed([env.upstream, '-D', '-d', '1'] + list(patterns), env.upstream_env(), 600)
+    for line in out.splitlines():
+        if line.startswith(("b'", 'b"')):
+            try:
+                return ast.literal_eval(line)
+            except (ValueError, SyntaxError):
+                return None
+    log('funccount-bpfcc -D printed no program (rc %s, %.1f s): %s' % (rc, wall, (out + err).strip()[-200:]))
+    return None
+
+
+def compile_part(env, whole, repeat):
+    """bcc compile of our program against upstream's for the uprobe rows, alternating, nothing attached."""
+    results = {}
+    for r in ('malloc', 'str'):
+        cells = (whole or {}).get(r, {})
+        eng = cells.get('engine') or {}
+        probes = eng.get('probes')
+        if not isinstance(probes, int):
+            continue
+        nprobes = probes + (eng.get('skipped') if isinstance(eng.get('skipped'), int) else 0)
+        text = upstream_program(env, ROWS[r]['upstream'])
+        if text is None:
+            continue
+        path = os.path.join(env.tmp, 'upstream-%s.c' % r)
+        with open(path, 'wb') as f:
+            f.write(text)
+        cmd = [SYSTEM_PYTHON, os.path.join(BENCH, 'compile_cost.py'), '--nprobes', str(nprobes),
+               '--upstream-program', path, '--repeat', str(repeat)]
+        wall, rc, out, err = timed(cmd, env.ours_env(), 600)
+        try:
+            samples = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            log('compile_cost.py failed (rc %s): %s' % (rc, err.strip()[-300:]))
+            continue
+        results[r] = {'nprobes': nprobes, 'upstream_functions': text.count(b'int trace_count_'),
+                      'ours': summary(samples['ours']), 'upstream': summary(samples['upstream']),
+                      'samples': samples}
+        log('compile %s: ours %s, upstream %s' % (r, results[r]['ours'], results[r]['upstream']))
+    return results
+
+
+# ---------------------------------------------------------------------------
 # report
 
 
@@ -639,6 +688,20 @@ def markdown(report):
             lines.append('')
             lines.extend(sorted(set(notes)))
             lines.append('')
+    comp = report.get('compile')
+    if comp:
+        lines.append('Compile only (bcc/clang, then BPF.cleanup(), nothing attached; bench/compile_cost.py), '
+                     'seconds, median (min–max), the two alternating: our program (one whatever the probe count) '
+                     'against the program funccount-bpfcc generates for the row (`funccount-bpfcc -D`, one C '
+                     'function per probe).')
+        lines.append('')
+        lines.append('| row | ours, `compile_program(n)` | upstream program | runs |')
+        lines.append('|---|---|---|---|')
+        for r, c in comp.items():
+            lines.append('| %s | %s (n = %d) | %s (%d functions) | %d |' % (
+                ROWS[r]['title'], fmt_range(c['ours'], 3), c['nprobes'], fmt_range(c['upstream'], 3),
+                c['upstream_functions'], c['ours']['n']))
+        lines.append('')
     oh = report.get('overhead')
     if oh:
         lines.append('Per-event overhead: ns per call of a tight loop, median (min–max) over %d runs, each run the '
@@ -676,6 +739,8 @@ def main(argv=None):
     ap.add_argument('--rows', default=','.join(ROW_ORDER), help='comma list of %s, or none' % ','.join(ROW_ORDER))
     ap.add_argument('--tools', default=','.join(TOOLS), help='comma list of %s' % ','.join(TOOLS))
     ap.add_argument('--overhead-repeat', type=int, default=3, help='runs per overhead cell (default 3); 0 skips')
+    ap.add_argument('--compile-repeat', type=int, default=5,
+                    help='compile-only runs of ours and upstream\'s program for the uprobe rows (default 5); 0 skips')
     ap.add_argument('--calls-syscall', type=int, default=200000, help='getppid() calls per loop (default 200000)')
     ap.add_argument('--calls-uprobe', type=int, default=50000, help='uprobe hits per loop (default 50000)')
     ap.add_argument('--loops', type=int, default=5,
@@ -710,6 +775,8 @@ def main(argv=None):
             samples = whole_runs(env, rows, tools, args.repeat, args.repeat_slow)
             report['whole_run_samples'] = samples
             report['whole_run'] = {r: {t: summarise_cells(samples[r][t]) for t in tools} for r in rows}
+        if args.compile_repeat > 0 and 'engine' in tools and 'funccount-bpfcc' in tools:
+            report['compile'] = compile_part(env, report.get('whole_run'), args.compile_repeat)
         if args.overhead_repeat > 0:
             report['overhead'] = overhead(env, tools, args.overhead_repeat, args.calls_syscall, args.calls_uprobe,
                                           args.loops)
