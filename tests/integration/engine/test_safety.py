@@ -53,8 +53,8 @@ STAGES = ['resolved', 'compiled', 'attaching raw_syscalls', 'attaching raw_trace
           'disarmed', 'detaching']
 
 
-def _staged(stop_at, action, patterns=MIXED):
-    proc = subprocess.Popen([sys.executable, '-c', STAGED, json.dumps(patterns), stop_at, action],
+def _staged(stop_at, action, patterns=None):
+    proc = subprocess.Popen([sys.executable, '-c', STAGED, json.dumps(patterns or MIXED), stop_at, action],
                             stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=COLLECTIONS))
     seen = []
     for line in proc.stdout:

@@ -69,9 +69,9 @@ def run_playbook(guest, tasks, timeout=900):
     out = os.path.join(work, 'result.json')
     tasks = list(tasks)
     tasks[-1] = dict(tasks[-1], register='result', ignore_errors=True)
-    tasks.append({'name': 'Save the result', 'ansible.builtin.copy': {'content': '{{ result | to_json }}',
-                                                                         'dest': out},
-                  'delegate_to': 'localhost', 'check_mode': False})
+    save = {'content': '{{ result | to_json }}', 'dest': out}
+    tasks.append({'name': 'Save the result', 'ansible.builtin.copy': save, 'delegate_to': 'localhost',
+                  'check_mode': False})
     play = [{'name': 'On the guest', 'hosts': 'guests', 'gather_facts': False, 'tasks': tasks}]
     path = os.path.join(work, 'play.yml')
     with open(path, 'w') as handle:
@@ -94,7 +94,7 @@ def start_workload(guest, start, calls, duration):
     script = base64.b64encode(WORKLOAD.encode()).decode()
     guest.ssh('echo %s | base64 -d > /tmp/fc-workload.py' % script)
     guest.ssh('nohup python3 /tmp/fc-workload.py %f %d %f > /tmp/fc-workload.out 2>&1 &' % (start, calls, duration))
-    for _ in range(50):
+    for _attempt in range(50):
         text = guest.ssh('cat /tmp/fc-workload.out', check=False).stdout.strip()
         if text.isdigit():
             return int(text)
@@ -107,8 +107,8 @@ def count_in_guest(guest, args, calls, lead=80.0):
     duration = float(args.get('duration', 8))
     start = time.time() + lead   # compiling under emulation takes a while
     pid = start_workload(guest, start, calls, duration)
-    task = {'name': 'Count', 'ebpf.bcc.funccount': dict(args, duration=duration, pid=pid,
-                                                         start_at='%.6f' % start)}
+    module_args = dict(args, duration=duration, pid=pid, start_at='%.6f' % start)
+    task = {'name': 'Count', 'ebpf.bcc.funccount': module_args}
     return run_playbook(guest, [task])
 
 
