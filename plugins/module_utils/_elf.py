@@ -155,6 +155,12 @@ class ElfFile(object):
 
     def usdt_notes(self):
         """USDT probe locations with pc and semaphore as virtual addresses, prelink-adjusted."""
+        try:
+            return self._usdt_notes()
+        except (struct.error, IndexError, ValueError):
+            raise ElfError('%s has damaged USDT notes' % self.path)
+
+    def _usdt_notes(self):
         notes = []
         base_sec = self.section('.stapsdt.base')
         for sec in self.sections:

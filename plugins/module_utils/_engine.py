@@ -88,7 +88,7 @@ def validate(opts):
                                  % (MIN_INTERVAL, opts.duration, opts.interval))
         if opts.duration / opts.interval > 100000:
             raise FuncCountError('duration / interval gives more than 100000 intervals; use a longer interval.')
-    if opts.group_by not in GROUP_BY:
+    if not isinstance(opts.group_by, str) or opts.group_by not in GROUP_BY:
         raise FuncCountError('group_by must be one of %s, not %r.' % (', '.join(GROUP_BY), opts.group_by))
     if opts.overhead_limit < 0:
         raise FuncCountError('overhead_limit must be a percentage of one CPU, 0 to turn the guard off, not %s.'

@@ -204,6 +204,8 @@ def parse(text, regexp=False):
             raise PatternError('Pattern %r has too many :-separated parts; use func, lib:func, '
                                't:category:event or u:lib:probe.' % text)
     _require(text, name, 'function name')
+    if library != '':
+        _require(text, library, 'library or binary')
     if library == '':
         return Pattern(text, KERNEL, name, regexp=regexp)
     return Pattern(text, USER, name, library=library, regexp=regexp)

@@ -344,6 +344,13 @@ def _resolve_user(pattern, path, host):
 
 
 def _resolve_usdt(pattern, path, host):
+    try:
+        return _usdt_probes(pattern, path, host)
+    except _elf.ElfError as exc:
+        raise FuncCountError('Cannot read USDT probes: %s; give the path of an intact ELF binary.' % exc)
+
+
+def _usdt_probes(pattern, path, host):
     elf = host.elf(path)
     groups = {}
     providers_of = {}

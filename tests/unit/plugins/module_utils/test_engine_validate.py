@@ -293,9 +293,6 @@ def test_parse_start_at_error(value):
 
 # --- bugs ----------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason='BUG: validate() checks group_by with "in GROUP_BY", a dict, so an unhashable '
-                                       'group_by (a list or dict) raises TypeError instead of "group_by must be one '
-                                       'of none, pid, comm, cgroup, not [...]"')
 @pytest.mark.parametrize('value', [['pid'], {'pid': 1}])
 def test_group_by_unhashable(value):
     assert fails(group_by=value) == 'group_by must be one of none, pid, comm, cgroup, not %r.' % (value,)

@@ -137,9 +137,6 @@ def test_error(text, message):
     assert str(info.value) == message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a function pattern does not check its library for white space (USDT "
-                                       "patterns do), so 'c :malloc' parses with library 'c ' and fails later with "
-                                       "\"library or program 'c ' ... not found\"")
 @pytest.mark.parametrize('text,library', [('c :malloc', 'c '), ('p:c :malloc', 'c '), ('p: c:malloc', ' c')])
 def test_library_white_space(text, library):
     with pytest.raises(P.PatternError) as info:
