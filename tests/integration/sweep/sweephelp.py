@@ -60,9 +60,10 @@ class SweepFleet(object):
                           shlex.quote(self.binary)))
         self.write_inventory()
 
-    def write_inventory(self):
+    def write_inventory(self, path=None, host_vars=None):
+        """The inventory: groups sweep (all), good, nobcc, ghost; host_vars adds {host: {var: value}}."""
         ssh_args = ' '.join(shlex.quote(a) for a in self.f.ssh_args())
-        hosts = {h.name: {'ansible_host': h.address} for h in self.f.hosts}
+        hosts = {h.name: dict({'ansible_host': h.address}, **(host_vars or {}).get(h.name, {})) for h in self.f.hosts}
         inv = {'all': {
             'vars': {'ansible_user': 'root', 'ansible_python_interpreter': '/usr/bin/python3',
                      'ansible_ssh_private_key_file': self.f.key_file, 'ansible_connection': 'ssh',
@@ -75,8 +76,9 @@ class SweepFleet(object):
                 }},
             },
         }}
-        with open(self.inventory, 'w') as handle:
+        with open(path or self.inventory, 'w') as handle:
             yaml.safe_dump(inv, handle, default_flow_style=False, sort_keys=False)
+        return path or self.inventory
 
     def check_local(self):
         for h in self.f.hosts:
@@ -94,10 +96,10 @@ class SweepFleet(object):
         except (OSError, ValueError):
             return None
 
-    def start(self, playbook, extra, forks=FORKS):
+    def start(self, playbook, extra, forks=FORKS, inventory=None):
         """Start ansible-playbook against this fleet; returns the Popen (text output in one stream)."""
         self.check_local()
-        argv = [PLAYBOOK, '-i', self.inventory, '--forks', str(forks), playbook, '-e', json.dumps(extra)]
+        argv = [PLAYBOOK, '-i', inventory or self.inventory, '--forks', str(forks), playbook, '-e', json.dumps(extra)]
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
                    ANSIBLE_DEPRECATION_WARNINGS='0', ANSIBLE_HOST_KEY_CHECKING='True')
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
