@@ -39,7 +39,9 @@ SETUP_DEP := $(if $(SKIP_SETUP),,setup)
 help:
 	@echo 'make demo            set up, then run playbooks/demo.yml on localhost'
 	@echo 'make test            set up, then run every test target: $(TEST_TARGETS)'
-	@echo 'make setup           apt packages, kernel header links, tracefs/debugfs, .venv, collection tree'
+	@echo 'make setup           apt packages, .venv, collection tree, then the install role on localhost'
+	@echo 'make test-kernels    kernel-function tests on all three Debian guest kernels'
+	@echo 'make molecule        the install role on fresh Debian 11/12/13 roots'
 	@echo 'make unit            pytest tests/unit'
 	@echo 'make integration     pytest tests/integration (root, real BPF)'
 	@echo 'make sanity          ansible-test sanity --python 3.11'
