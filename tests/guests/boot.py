@@ -140,7 +140,7 @@ class Guest:
     # ---- ssh -------------------------------------------------------------
     def ssh_args(self, connect_timeout: int = 10) -> list:
         return [
-            "ssh", "-q", "-p", str(self.port), "-i", self.key,
+            "ssh", "-p", str(self.port), "-i", self.key,
             "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", f"ConnectTimeout={connect_timeout}",
@@ -149,14 +149,21 @@ class Guest:
         ]
 
     def ssh(self, command, check: bool = True, timeout: float = 600,
-            connect_timeout: int = 10) -> subprocess.CompletedProcess:
+            connect_timeout: int = 10, retries: int = 2) -> subprocess.CompletedProcess:
         """Run a shell command in the guest as root; returns the CompletedProcess."""
         if not isinstance(command, str):
             command = shlex.join(command)
-        res = subprocess.run(
-            self.ssh_args(connect_timeout) + ["--", command],
-            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-        )
+        for attempt in range(retries + 1):
+            res = subprocess.run(
+                self.ssh_args(connect_timeout) + ["--", command],
+                capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            )
+            # 255 with no output is ssh failing to log in (the guest's sshd
+            # under emulation sometimes drops a fresh connection), not the command.
+            if res.returncode != 255 or res.stdout or attempt == retries:
+                break
+            log(f"{self.host_name}: ssh login failed ({res.stderr.strip()[-200:]}); retrying")
+            time.sleep(2)
         if check and res.returncode != 0:
             raise GuestError(
                 f"{command!r} failed in {self.host_name} ({res.returncode}):\n{res.stdout}{res.stderr}"
@@ -262,22 +269,21 @@ class Guest:
         self.timings["image_s"] = round(time.monotonic() - t, 2)
         self.timings["image_cached"] = cached
         lock = self._claim()
+        # From here on any exception, including KeyboardInterrupt from a
+        # signal, stops the guest and removes its files before propagating.
         try:
-            self._start()
+            try:
+                self._start()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                lock.close()
+            log(f"{self.suite.name}: qemu pid {self.pid}, ssh on 127.0.0.1:{self.port}")
+            self._wait_ssh(self._t_start)
         except BaseException:
             if self.pid is not None:
                 self.down()
             else:
                 _cleanup_files(self.run_dir, self.suite.name)
-            raise
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            lock.close()
-        log(f"{self.suite.name}: qemu pid {self.pid}, ssh on 127.0.0.1:{self.port}")
-        try:
-            self._wait_ssh(self._t_start)
-        except BaseException:
-            self.down()
             raise
         self.timings["boot_to_ssh_s"] = round(time.monotonic() - self._t_start, 2)
         log(f"{self.suite.name}: SSH login after {self.timings['boot_to_ssh_s']} s")
@@ -315,7 +321,7 @@ class Guest:
                     f"qemu exited ({self.proc.returncode}) before SSH came up:\n{self._qemu_error()}"
                 )
             try:
-                res = self.ssh("true", check=False, timeout=30, connect_timeout=5)
+                res = self.ssh("true", check=False, timeout=30, connect_timeout=5, retries=0)
                 if res.returncode == 0:
                     self.ready = True
                     return
@@ -337,7 +343,7 @@ class Guest:
             if self.ready:
                 wait = 60
                 try:
-                    self.ssh("systemctl poweroff", check=False, timeout=20, connect_timeout=5)
+                    self.ssh("systemctl poweroff", check=False, timeout=20, connect_timeout=5, retries=1)
                 except subprocess.TimeoutExpired:
                     pass
             try:
@@ -365,7 +371,10 @@ class Guest:
         try:
             return self.up()
         except BaseException:
-            self._restore_signals()
+            try:
+                self.down()
+            finally:
+                self._restore_signals()
             raise
 
     def __exit__(self, *exc) -> None:
@@ -415,7 +424,7 @@ def down_from_state(run_dir: str = None) -> dict | None:
     if _pid_alive(pid) and _is_our_qemu(pid, overlay):
         g = Guest.from_state(state, run_dir)
         try:
-            res = g.ssh("systemctl poweroff", check=False, timeout=20, connect_timeout=5)
+            res = g.ssh("systemctl poweroff", check=False, timeout=20, connect_timeout=5, retries=1)
             rounds = 600 if res.returncode == 0 else 50
         except subprocess.TimeoutExpired:
             rounds = 50

@@ -23,6 +23,8 @@ def host_vars(guest) -> dict:
         "ansible_ssh_private_key_file": guest.key,
         "ansible_ssh_common_args": SSH_COMMON_ARGS,
         "ansible_host_key_checking": False,
+        # bullseye's socket-activated sshd now and then drops a fresh connection.
+        "ansible_ssh_retries": 3,
         "ansible_python_interpreter": "/usr/bin/python3",
         "guest_suite": guest.suite.name,
         "guest_debian_version": guest.suite.version,
