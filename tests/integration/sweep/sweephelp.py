@@ -124,10 +124,10 @@ class SweepFleet(object):
         procs = {}
         for host, (ticks, tocks) in counts.items():
             self.check_local()
-            procs[host] = subprocess.Popen(
-                ['ssh', '-i', self.f.key_file] + self.f.ssh_args() + ['-o', 'ControlMaster=no',
-                 'root@%s' % self.f.host(host).address, '%s %d %d' % (shlex.quote(self.binary), ticks, tocks)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            command = '%s %d %d' % (shlex.quote(self.binary), ticks, tocks)
+            argv = ['ssh', '-i', self.f.key_file] + self.f.ssh_args() + [
+                '-o', 'ControlMaster=no', 'root@%s' % self.f.host(host).address, command]
+            procs[host] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for host, proc in procs.items():
             out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0 and out.strip() == '%d %d' % counts[host], (host, out, err)
@@ -135,8 +135,7 @@ class SweepFleet(object):
 
 
 def finish(proc, timeout=900):
-    out, _ = proc.communicate(timeout=timeout)
-    return out
+    return proc.communicate(timeout=timeout)[0]
 
 
 def read_report(report_dir, run_id):
