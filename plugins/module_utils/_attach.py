@@ -21,6 +21,7 @@ one compiled program whatever the probe count.
 
 from __future__ import annotations
 
+import os
 import struct
 import threading
 
@@ -56,6 +57,14 @@ NEEDS = {
     'perf_event': 'tracepoints',
     'raw_syscalls': 'raw_tracepoints',
 }
+
+
+SHORT_NAMES = {'on_cookie': 'c', 'on_index': 'i', 'on_sys_enter': 'se', 'on_sys_exit': 'sx'}
+
+
+def program_name(function):
+    """fc<pid>_<function>: bpftool shows which process loaded a program, so a leak would be plain to see."""
+    return ('fc%d_%s' % (os.getpid(), SHORT_NAMES[function])).encode()[:15]
 
 
 def group_of(probe):
@@ -230,7 +239,7 @@ class Attacher(object):
         key = (function, prog_type, expected)
         if key not in self.progs:
             self.progs[key] = bpfsys.prog_load(prog_type, self.compiled.insns[function], expected,
-                                               name=function.encode())
+                                               name=program_name(function))
         return self.progs[key]
 
     def clone(self, prog_type, index):
@@ -239,7 +248,7 @@ class Attacher(object):
             insns = bytearray(self.compiled.insns['on_index'])
             for slot in self._magic_slots:
                 struct.pack_into('<i', insns, slot + 4, index)
-            self.clones[key] = bpfsys.prog_load(prog_type, bytes(insns), name=b'on_index')
+            self.clones[key] = bpfsys.prog_load(prog_type, bytes(insns), name=program_name('on_index'))
         return self.clones[key]
 
     # -- attach --------------------------------------------------------------

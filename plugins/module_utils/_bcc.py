@@ -15,9 +15,13 @@ Bytes are converted to text here and nowhere else.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import struct
 import tempfile
 
+from ansible_collections.ebpf.bcc.plugins.module_utils import _bpfsys as bpfsys
 from ansible_collections.ebpf.bcc.plugins.module_utils import _host
 
 try:
@@ -50,6 +54,7 @@ struct config {
     u64 tgid;       /* count only this process, 0 = all */
     u64 cpu;        /* count only on this CPU + 1, 0 = all */
     u64 group_by;   /* 0 none, 1 pid, 2 comm, 3 cgroup */
+    u64 sys_slot;   /* hits slot of the sys_enter program (sys_exit: + 1), after the probes' own */
 };
 
 struct group_key {
@@ -70,12 +75,14 @@ BPF_ARRAY(group_drops, u64, 1);
 BPF_ARRAY(sys_enter_index, u32, NSYSCALLS);   /* syscall nr -> probe index + 1 */
 BPF_ARRAY(sys_exit_index, u32, NSYSCALLS);
 
-static __always_inline struct config *armed(u32 hit_slot)
+static __always_inline struct config *armed(u32 hit_slot, int syscall_program)
 {
     u32 zero = 0;
     struct config *cfg = config.lookup(&zero);
     if (!cfg || !cfg->armed)
         return 0;
+    if (syscall_program)
+        hit_slot += cfg->sys_slot;
     u64 *hit = hits.lookup(&hit_slot);
     if (hit)
         (*hit)++;
@@ -116,7 +123,7 @@ static __always_inline int count_event(struct config *cfg, u32 index)
 
 static __always_inline int bump(u64 index)
 {
-    struct config *cfg = armed(index);
+    struct config *cfg = armed(index, 0);
     if (!cfg)
         return 0;
     return count_event(cfg, index);
@@ -134,7 +141,7 @@ int on_index(void *ctx)
 
 int on_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
-    struct config *cfg = armed(NPROBES);
+    struct config *cfg = armed(0, 1);
     if (!cfg)
         return 0;
     u32 nr = ctx->args[1];
@@ -146,7 +153,7 @@ int on_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 
 int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-    struct config *cfg = armed(NPROBES + 1);
+    struct config *cfg = armed(1, 1);
     if (!cfg)
         return 0;
     struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
@@ -161,7 +168,9 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 """
 
 FUNCTIONS = ('on_cookie', 'on_index', 'on_sys_enter', 'on_sys_exit')
-MAPS = ('counts', 'hits', 'config', 'sys_enter_index', 'sys_exit_index')
+MAPS = ('counts', 'hits', 'config', 'sys_enter_index', 'sys_exit_index', 'groups', 'group_drops')
+# maps whose size follows the probe count: name -> extra entries
+SIZED_MAPS = {'counts': 0, 'hits': 2}
 
 
 class CompileError(Exception):
@@ -188,6 +197,23 @@ def find_library(name):
     return path.decode('utf-8', 'surrogateescape') if path else None
 
 
+def read_groups(map_fds):
+    """[(probe index, tgid, cgroup id, comm, count)] from the group_by map, and the drops."""
+    rows = []
+    for key in bpfsys.map_keys(map_fds['groups'], GROUP_KEY.size):
+        index, tgid, cgroup, comm = GROUP_KEY.unpack(key)
+        try:
+            count = struct.unpack('<Q', bpfsys.map_lookup(map_fds['groups'], key, 8))[0]
+        except OSError:
+            continue
+        rows.append((index, tgid, cgroup, comm.split(b'\0', 1)[0].decode('utf-8', 'replace'), count))
+    drops = struct.unpack('<Q', bpfsys.map_lookup(map_fds['group_drops'], struct.pack('<I', 0), 8))[0]
+    return rows, drops
+
+
+GROUP_KEY = struct.Struct('<IIQ16s')
+
+
 class Compiled(object):
     """The compiled program: instructions per function, and map fds."""
 
@@ -198,20 +224,104 @@ class Compiled(object):
         self.insns = {name: bytes(bpf.dump_func(name.encode())) for name in FUNCTIONS}
         self.map_fds = {name: bpf[name.encode()].map_fd for name in MAPS}
         self.index_magic = INDEX_MAGIC
+        self.cached = False
 
     def read_groups(self):
-        """[(probe index, tgid, cgroup id, comm, count)] from the group_by map, and the drops."""
-        rows = []
-        for key, value in self._bpf[b'groups'].items():
-            comm = bytes(bytearray(key.comm)).split(b'\0', 1)[0].decode('utf-8', 'replace')
-            rows.append((key.index, key.tgid, key.cgroup, comm, value.value))
-        drops = self._bpf[b'group_drops'][0].value
-        return rows, drops
+        return read_groups(self.map_fds)
+
+    def describe(self):
+        """What the cache keeps: instructions with their map references, and the map shapes."""
+        by_fd = {fd: name for name, fd in self.map_fds.items()}
+        functions = {}
+        for name, insns in self.insns.items():
+            relocs = []
+            for pos in range(0, len(insns), 8):
+                opcode, regs, _off, imm = struct.unpack_from('<BBhi', insns, pos)
+                if opcode == 0x18 and (regs >> 4) == 1:  # ld_imm64 of a map fd
+                    if imm not in by_fd:
+                        return None
+                    relocs.append([pos, by_fd[imm]])
+            functions[name] = {'insns': insns.hex(), 'relocs': relocs}
+        maps = {}
+        for name, fd in self.map_fds.items():
+            maps[name] = dict(zip(('type', 'key_size', 'value_size', 'max_entries', 'flags'), bpfsys.map_info(fd)))
+        return {'functions': functions, 'maps': maps}
 
     def close(self):
         if self._bpf is not None:
             self._bpf.cleanup()
             self._bpf = None
+
+
+class CachedProgram(object):
+    """The same program from the per-host cache: maps created here, fds patched in; no compiler run."""
+
+    def __init__(self, spec, headers, nprobes):
+        self.nprobes = nprobes
+        self.headers = dict(headers, cached=True)
+        self.index_magic = INDEX_MAGIC
+        self.cached = True
+        self.map_fds = {}
+        try:
+            for name, shape in spec['maps'].items():
+                entries = shape['max_entries']
+                if name in SIZED_MAPS:
+                    entries = nprobes + SIZED_MAPS[name]
+                self.map_fds[name] = bpfsys.map_create(shape['type'], shape['key_size'], shape['value_size'],
+                                                       entries, shape['flags'], name.encode())
+            self.insns = {}
+            for name, function in spec['functions'].items():
+                insns = bytearray(bytes.fromhex(function['insns']))
+                for pos, map_name in function['relocs']:
+                    struct.pack_into('<i', insns, pos + 4, self.map_fds[map_name])
+                self.insns[name] = bytes(insns)
+        except (OSError, KeyError, TypeError, ValueError):
+            self.close()
+            raise
+
+    def read_groups(self):
+        return read_groups(self.map_fds)
+
+    def close(self):
+        for fd in self.map_fds.values():
+            bpfsys.close(fd)
+        self.map_fds = {}
+
+
+CACHE_DIR = '/var/cache/ebpf-bcc/programs'
+CACHE_FORMAT = 1
+
+
+def _cache_path(headers):
+    digest = hashlib.sha256()
+    for part in (str(CACHE_FORMAT), PROGRAM, str(version()), _host.kernel_release(), headers['path'],
+                 str(GROUP_ENTRIES), str(NSYSCALLS), str(INDEX_MAGIC)):
+        digest.update(part.encode('utf-8', 'surrogateescape') + b'\0')
+    return os.path.join(CACHE_DIR, digest.hexdigest()[:32] + '.json')
+
+
+def _load_cached(headers, nprobes):
+    try:
+        with open(_cache_path(headers)) as handle:
+            spec = json.load(handle)
+        return CachedProgram(spec, headers, max(1, int(nprobes)))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _save_cached(headers, compiled):
+    try:
+        spec = compiled.describe()
+        if spec is None:
+            return
+        os.makedirs(CACHE_DIR, mode=0o755, exist_ok=True)
+        path = _cache_path(headers)
+        tmp = '%s.%d.tmp' % (path, os.getpid())
+        with open(tmp, 'w') as handle:
+            json.dump(spec, handle)
+        os.rename(tmp, path)
+    except (OSError, ValueError):
+        pass  # a cache is an optimisation: never fail a count for it
 
 
 def compile_program(nprobes):
@@ -230,21 +340,25 @@ def compile_program(nprobes):
     tmp = None
     merge = False
     saved = os.environ.get('BCC_KERNEL_SOURCE')
-    headers = {'kind': kind, 'path': trees[0]}
+    headers = {'kind': kind, 'path': ' + '.join(trees)}
+    cached = _load_cached(headers, nprobes)
+    if cached is not None:
+        return cached
     try:
         merge = kind == 'nearest' and trees != ['/lib/modules/%s/build' % _host.kernel_release()]
         if merge:
             tmp = tempfile.mkdtemp(prefix='ebpf-bcc-headers-')
             _host.merge_trees(tmp, trees)
             os.environ['BCC_KERNEL_SOURCE'] = tmp
-            headers['path'] = ' + '.join(trees)
         try:
             bpf = BPF(text=PROGRAM.encode(), cflags=cflags)
         except Exception as exc:  # bcc raises bare Exception
             raise CompileError('bcc could not compile the counting program with the kernel headers at %s (%s); '
                                'install headers for this kernel with the ebpf.bcc.install role.'
                                % (headers['path'], str(exc).strip() or type(exc).__name__))
-        return Compiled(bpf, headers, max(1, int(nprobes)))
+        compiled = Compiled(bpf, headers, max(1, int(nprobes)))
+        _save_cached(headers, compiled)
+        return compiled
     finally:
         if merge:
             if saved is None:

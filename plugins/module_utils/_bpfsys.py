@@ -29,9 +29,12 @@ _SYSCALLS = {
 }
 
 # enum bpf_cmd
+BPF_MAP_CREATE = 0
 BPF_MAP_LOOKUP_ELEM = 1
 BPF_MAP_UPDATE_ELEM = 2
+BPF_MAP_GET_NEXT_KEY = 4
 BPF_PROG_LOAD = 5
+BPF_OBJ_GET_INFO_BY_FD = 15
 BPF_RAW_TRACEPOINT_OPEN = 17
 BPF_LINK_CREATE = 28
 
@@ -218,6 +221,38 @@ def map_lookup(map_fd, key, value_size):
     attr = struct.pack('<I4xQQQ', map_fd, keep.addr(key), ctypes.addressof(out), 0)
     _bpf(BPF_MAP_LOOKUP_ELEM, attr)
     return out.raw
+
+
+def map_create(map_type, key_size, value_size, max_entries, flags=0, name=b''):
+    attr = struct.pack('<IIIIIII16s4x', map_type, key_size, value_size, max_entries, flags, 0, 0, name[:15])
+    return _bpf(BPF_MAP_CREATE, attr)
+
+
+def map_info(map_fd):
+    """(type, key_size, value_size, max_entries, flags) of a map."""
+    info = ctypes.create_string_buffer(80)
+    attr = struct.pack('<IIQ', map_fd, 80, ctypes.addressof(info))
+    _bpf(BPF_OBJ_GET_INFO_BY_FD, attr)
+    map_type, _id, key_size, value_size, max_entries, flags = struct.unpack_from('<IIIIII', info.raw, 0)
+    return map_type, key_size, value_size, max_entries, flags
+
+
+def map_keys(map_fd, key_size):
+    """Every key of a hash map."""
+    keys = []
+    keep = _Keep()
+    current = 0
+    while True:
+        out = ctypes.create_string_buffer(key_size)
+        attr = struct.pack('<I4xQQ', map_fd, current, ctypes.addressof(out))
+        try:
+            _bpf(BPF_MAP_GET_NEXT_KEY, attr)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return keys
+            raise
+        keys.append(out.raw)
+        current = keep.addr(out.raw)
 
 
 def possible_cpus(text=None):

@@ -292,8 +292,9 @@ class Engine(object):
         self._arm(compiled, False)
 
     def _arm(self, compiled, on):
-        cfg = struct.pack('<QQQQ', 1 if on else 0, self.opts.pid or 0,
-                          (self.opts.cpu + 1) if self.opts.cpu is not None else 0, GROUP_BY[self.opts.group_by])
+        cfg = struct.pack('<QQQQQ', 1 if on else 0, self.opts.pid or 0,
+                          (self.opts.cpu + 1) if self.opts.cpu is not None else 0, GROUP_BY[self.opts.group_by],
+                          compiled.nprobes)
         bpfsys.map_update(compiled.map_fds['config'], struct.pack('<I', 0), cfg)
 
     def _count(self, compiled, probes):

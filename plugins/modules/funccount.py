@@ -408,7 +408,12 @@ engine:
       returned: when counting
       sample: 0.42
     headers:
-      description: Kernel headers bcc compiled with; C(kind) is V(exact) or V(nearest) (the closest installed version, when none match the running kernel).
+      description:
+        - Kernel headers bcc compiled with; C(kind) is V(exact) or V(nearest) (the closest installed version, when
+          none match the running kernel).
+        - C(cached) is V(true) when the compiled program came from the host's cache
+          (C(/var/cache/ebpf-bcc/programs), keyed by bcc version, kernel release, headers and program text), so
+          that no compiler ran.
       type: dict
       returned: when counting
       sample: {"kind": "nearest", "path": "/usr/src/linux-headers-6.1.0-27-amd64 + /usr/src/linux-headers-6.1.0-27-common"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -116,13 +117,21 @@ def fails(patterns, **options):
 
 # -- what is attached --------------------------------------------------------
 
-OUR_PROGRAMS = ('on_cookie', 'on_index', 'on_sys_enter', 'on_sys_exit')
+OUR_NAME = re.compile(r'^fc(\d+)_(c|i|se|sx)$')
 
 
 def our_programs():
-    """Ids of loaded BPF programs that carry our program names."""
+    """Ids of loaded BPF programs of ours that no live run owns: loaded by this test process, or by a
+    process that has exited (the engine names each program fc<pid>_<function>)."""
     out = subprocess.run(['bpftool', '-j', 'prog', 'show'], check=True, capture_output=True, text=True).stdout
-    return sorted(p['id'] for p in json.loads(out or '[]') if p.get('name', '').startswith(OUR_PROGRAMS))
+    ids = []
+    for prog in json.loads(out or '[]'):
+        match = OUR_NAME.match(prog.get('name', ''))
+        if match:
+            pid = int(match.group(1))
+            if pid == os.getpid() or not os.path.exists('/proc/%d' % pid):
+                ids.append(prog['id'])
+    return sorted(ids)
 
 
 def probe_events():

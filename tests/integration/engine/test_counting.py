@@ -257,3 +257,20 @@ def test_group_by_cgroup(workload, fcwork, clean, tmp_path):
     finally:
         os.rmdir(path)
     assert [(r['cgroup'], r['count']) for r in result['groups']] == [('/' + name, 21)]
+
+
+def test_compiled_and_cached_programs_count_alike(workload, fcwork, clean, tmp_path, monkeypatch):
+    monkeypatch.setattr(_bcc, 'CACHE_DIR', str(tmp_path / 'programs'))
+    results = []
+    for _run in range(2):
+        w = workload(alpha=77, getppid=33)
+        results.append(count(['%s:fc_alpha' % fcwork, 't:syscalls:sys_enter_getppid', 't:syscalls:sys_exit_getppid'],
+                             go=w.go, pid=w.pid, group_by='pid'))
+    compiled, cached = results
+    assert 'cached' not in compiled['engine']['headers']
+    assert cached['engine']['headers']['cached'] is True
+    for result in results:
+        assert result['counts'] == {'%s:fc_alpha' % fcwork: 77, 't:syscalls:sys_enter_getppid': 33,
+                                    't:syscalls:sys_exit_getppid': 33}
+        assert [g['count'] for g in result['groups']] == [77, 33, 33]
+    assert len(list((tmp_path / 'programs').iterdir())) == 1
