@@ -95,6 +95,8 @@ def main(argv=None):
                     help='passed through when the engine has the option (0 turns its guard off)')
     ap.add_argument('--ready', action='store_true', help='print ARMED on stderr when counting starts')
     ap.add_argument('--breakdown', action='store_true', help='time each engine step (see above)')
+    ap.add_argument('--cache-dir', help='directory for the engine\'s per-host program cache (an empty one = '
+                                        'a first run on the host, with a compiler run); default the engine\'s own')
     ap.add_argument('--stop-on-usr1', action='store_true', help='SIGUSR1 ends the window early (see above)')
     args = ap.parse_args(argv)
 
@@ -102,6 +104,8 @@ def main(argv=None):
     from ansible_collections.ebpf.bcc.plugins.module_utils import _engine, _bcc, _attach
     imported = time.monotonic() - t_import
     steps = timed_steps(_engine, _bcc, _attach) if args.breakdown else None
+    if args.cache_dir and hasattr(_bcc, 'CACHE_DIR'):
+        _bcc.CACHE_DIR = args.cache_dir
 
     kwargs = {'duration': args.duration, 'regexp': args.regexp}
     if args.attach:

@@ -69,9 +69,10 @@ ROWS = {
     },
 }
 ROW_ORDER = ['malloc', 'str', 'syscalls', 'tracepoints']
-TOOLS = ['engine', 'ansible', 'funccount-bpfcc', 'bpftrace']
+TOOLS = ['engine', 'engine-cold', 'ansible', 'funccount-bpfcc', 'bpftrace']
 TOOL_TITLES = {
     'engine': 'ours, engine alone',
+    'engine-cold': 'ours, engine alone, empty program cache',
     'ansible': 'ours, `ansible -m ebpf.bcc.funccount`',
     'funccount-bpfcc': '`funccount-bpfcc -d 1`',
     'bpftrace': 'bpftrace',
@@ -159,6 +160,15 @@ class Env(object):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def engine_version():
+    """The commit of the engine measured, and whether plugins/ differs from it."""
+    def git(*cmd):
+        p = subprocess.run(['git', '-C', REPO] + list(cmd), capture_output=True, text=True, check=False)
+        return p.stdout.strip() if p.returncode == 0 else None
+    return {'commit': git('rev-parse', '--short', 'HEAD'),
+            'plugins_modified': bool(git('status', '--porcelain', '--', 'plugins'))}
+
+
 def machine_info(env):
     def out(cmd):
         try:
@@ -236,8 +246,16 @@ def engine_cell(r, rc, note=None):
     return cell
 
 
-def run_engine(env, row):
-    wall, rc, out, err = timed(ours_command(env, row['ours'], extra=['--breakdown']), env.ours_env(), 300)
+def run_engine(env, row, cold=False):
+    extra = ['--breakdown']
+    cache = None
+    if cold:
+        # a first run on the host: an empty per-host program cache, so the engine compiles
+        cache = tempfile.mkdtemp(prefix='cache-', dir=env.tmp)
+        extra += ['--cache-dir', cache]
+    wall, rc, out, err = timed(ours_command(env, row['ours'], extra=extra), env.ours_env(), 300)
+    if cache:
+        shutil.rmtree(cache, ignore_errors=True)
     try:
         r = parse_ours(out)
     except ValueError:
@@ -338,7 +356,7 @@ def run_bpftrace(env, row):
     return cell
 
 
-RUNNERS = {'engine': run_engine, 'ansible': run_ansible, 'funccount-bpfcc': run_upstream, 'bpftrace': run_bpftrace}
+RUNNERS = {'engine': run_engine, 'engine-cold': lambda env, row: run_engine(env, row, cold=True), 'ansible': run_ansible, 'funccount-bpfcc': run_upstream, 'bpftrace': run_bpftrace}
 
 
 def whole_runs(env, rows, tools, repeat, repeat_slow):
@@ -586,6 +604,7 @@ def compile_part(env, whole, repeat):
             continue
         results[r] = {'nprobes': nprobes, 'upstream_functions': text.count(b'int trace_count_'),
                       'ours': summary(samples['ours']), 'upstream': summary(samples['upstream']),
+                      'ours_cached': summary(samples.get('ours_cached')),
                       'samples': samples}
         log('compile %s: ours %s, upstream %s' % (r, results[r]['ours'], results[r]['upstream']))
     return results
@@ -615,6 +634,9 @@ def markdown(report):
                  'Started %s.' % (info.get('os'), info['kernel'], info['cpus'], info.get('bcc'),
                                   info.get('bpftrace'), info.get('ansible'), ' '.join(info['loadavg_start']),
                                   ' '.join(info.get('loadavg_end', [])), report['started']))
+    ev = report.get('engine_version') or {}
+    lines.append('Engine measured: commit %s%s.' % (ev.get('commit'), ', with uncommitted changes under plugins/'
+                                                    if ev.get('plugins_modified') else ''))
     lines.append('')
     whole = report.get('whole_run')
     if whole:
@@ -644,7 +666,8 @@ def markdown(report):
                          'upstream (wall − 1 s) ÷ ours setup + teardown | upstream (wall − 1 s) ÷ ours (wall − 1 s) '
                          '| engine wall ≤ upstream wall? |')
             lines.append('|---|---|---|---|---|---|---|---|---|')
-            for r, cells in whole.items():
+            for r, cells, label in [(r, dict(c, engine=c[t]), lbl) for r, c in whole.items()
+                                    for t, lbl in (('engine', ''), ('engine-cold', ', empty cache')) if t in c]:
                 e = cells['engine']
                 u = cells.get('funccount-bpfcc')
                 st = e.get('setup_teardown')
@@ -661,10 +684,12 @@ def markdown(report):
                 if st:
                     ok = 'yes, every run' if st['max'] <= 1.0 else 'median only' if st['median'] <= 1.0 else 'NO'
                 lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
-                    ROWS[r]['title'], mech or 'n/a', fmt_range(e.get('setup'), 3), fmt_range(e.get('teardown'), 3),
+                    ROWS[r]['title'] + label, mech or 'n/a', fmt_range(e.get('setup'), 3), fmt_range(e.get('teardown'), 3),
                     fmt_range(st, 3), ok, ratio_st, ratio, same))
             lines.append('')
-            steps = [(r, cells['engine'].get('steps')) for r, cells in whole.items() if cells['engine'].get('steps')]
+            steps = [(ROWS[r]['title'] + lbl, cells[t]['steps']) for r, cells in whole.items()
+                     for t, lbl in (('engine', ''), ('engine-cold', ', empty cache'))
+                     if cells.get(t, {}).get('steps')]
             if steps:
                 names = ['python_start_to_main', 'import', 'resolve_plan', 'compile', 'attach', 'detach',
                          'program_close']
@@ -674,8 +699,8 @@ def markdown(report):
                 lines.append('')
                 lines.append('| row | ' + ' | '.join(names) + ' |')
                 lines.append('|---|' + '---|' * len(names))
-                for r, st_ in steps:
-                    lines.append('| %s | %s |' % (ROWS[r]['title'], ' | '.join(
+                for title, st_ in steps:
+                    lines.append('| %s | %s |' % (title, ' | '.join(
                         '%.3f' % st_[k]['median'] if k in st_ else 'n/a' for k in names)))
                 lines.append('')
         notes = []
@@ -695,12 +720,12 @@ def markdown(report):
                      'against the program funccount-bpfcc generates for the row (`funccount-bpfcc -D`, one C '
                      'function per probe).')
         lines.append('')
-        lines.append('| row | ours, `compile_program(n)` | upstream program | runs |')
-        lines.append('|---|---|---|---|')
+        lines.append('| row | ours, `compile_program(n)`, empty cache | ours, from the cache | upstream program | runs |')
+        lines.append('|---|---|---|---|---|')
         for r, c in comp.items():
-            lines.append('| %s | %s (n = %d) | %s (%d functions) | %d |' % (
-                ROWS[r]['title'], fmt_range(c['ours'], 3), c['nprobes'], fmt_range(c['upstream'], 3),
-                c['upstream_functions'], c['ours']['n']))
+            lines.append('| %s | %s (n = %d) | %s | %s (%d functions) | %d |' % (
+                ROWS[r]['title'], fmt_range(c['ours'], 3), c['nprobes'], fmt_range(c.get('ours_cached'), 3),
+                fmt_range(c['upstream'], 3), c['upstream_functions'], c['ours']['n']))
         lines.append('')
     oh = report.get('overhead')
     if oh:
@@ -768,6 +793,7 @@ def main(argv=None):
               'command': ' '.join(['python3', 'bench/run.py'] + (argv if argv is not None else sys.argv[1:])),
               'collections': env.collections, 'overhead_limit_passed': 0 if env.overhead_limit else None}
     try:
+        report['engine_version'] = engine_version()
         report['machine'] = machine_info(env)
         log('machine: %s' % json.dumps(report['machine']))
         t0 = time.monotonic()
