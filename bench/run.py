@@ -356,7 +356,11 @@ def run_bpftrace(env, row):
     return cell
 
 
-RUNNERS = {'engine': run_engine, 'engine-cold': lambda env, row: run_engine(env, row, cold=True), 'ansible': run_ansible, 'funccount-bpfcc': run_upstream, 'bpftrace': run_bpftrace}
+def run_engine_cold(env, row):
+    return run_engine(env, row, cold=True)
+
+
+RUNNERS = {'engine': run_engine, 'engine-cold': run_engine_cold, 'ansible': run_ansible, 'funccount-bpfcc': run_upstream, 'bpftrace': run_bpftrace}
 
 
 def whole_runs(env, rows, tools, repeat, repeat_slow):
