@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.guest, pytest.mark.timeout(1800)]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SUITE = guest_suites()[0]
+WAIT = float(os.environ.get("EBPF_BCC_GUEST_WAIT", "1800"))
 
 
 STARTED = []  # qemu pids these tests started; teardown stops only those
@@ -37,8 +38,7 @@ def _root_and_image():
     from tests.guests import build
     build.ensure_image(config.get_suite(SUITE))
     # One guest at a time on this machine: let another run's guest finish.
-    wait = float(os.environ.get("EBPF_BCC_GUEST_WAIT", "1800"))
-    assert _wait(lambda: not boot.status()["running"], wait, step=5), "another guest is still running"
+    assert _wait(lambda: not boot.status()["running"], WAIT, step=5), "another guest is still running"
     yield
     # Whatever happened above, leave none of our guests behind.
     state = boot.read_state()
@@ -66,7 +66,7 @@ def test_cli_up_status_ssh_down_and_image_stays_clean():
     image = os.path.join(config.get_suite(SUITE).image_dir, "image.raw")
     before = os.stat(image)
 
-    up = cli("up", SUITE)
+    up = cli("up", "--wait", str(WAIT), SUITE, timeout=WAIT + 600)
     assert up.returncode == 0, up.stdout + up.stderr
     state = json.loads(up.stdout)
     STARTED.append(state["pid"])
@@ -100,7 +100,8 @@ def _owner(tmp_path):
     script = (
         "import time\n"
         "from tests.guests.boot import Guest\n"
-        f"with Guest({SUITE!r}):\n"
+        # Queue like the fixture does if another run's guest holds the slot.
+        f"with Guest({SUITE!r}, wait={WAIT!r}):\n"
         "    time.sleep(3600)\n"
     )
     return subprocess.Popen([sys.executable, "-c", script], cwd=REPO,
@@ -110,7 +111,7 @@ def _owner(tmp_path):
 def test_sigterm_during_boot_shuts_the_guest_down(tmp_path):
     owner = _owner(tmp_path)
     try:
-        assert _wait(_ours(owner), 120), (tmp_path / "out").read_text()
+        assert _wait(_ours(owner), WAIT + 120), (tmp_path / "out").read_text()
         state = boot.read_state()
         STARTED.append(state["pid"])
         assert state["owner_pid"] == owner.pid
@@ -129,7 +130,7 @@ def test_sigterm_during_boot_shuts_the_guest_down(tmp_path):
 def test_killed_owner_takes_qemu_along_and_down_cleans_up(tmp_path):
     owner = _owner(tmp_path)
     try:
-        assert _wait(_ours(owner), 120), (tmp_path / "out").read_text()
+        assert _wait(_ours(owner), WAIT + 120), (tmp_path / "out").read_text()
         state = boot.read_state()
         STARTED.append(state["pid"])
         assert state["owner_pid"] == owner.pid
