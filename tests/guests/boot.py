@@ -156,7 +156,7 @@ class Guest:
         for attempt in range(retries + 1):
             res = subprocess.run(
                 self.ssh_args(connect_timeout) + ["--", command],
-                capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False,
             )
             # 255 with no output is ssh failing to log in (the guest's sshd
             # under emulation sometimes drops a fresh connection), not the command.
@@ -393,7 +393,7 @@ def _kill(pid: int, overlay: str, proc=None) -> None:
     if not _is_our_qemu(pid, overlay):
         return
     os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
+    for _attempt in range(100):
         if proc is not None and proc.poll() is not None:
             return
         if proc is None and not _pid_alive(pid):
@@ -428,7 +428,7 @@ def down_from_state(run_dir: str = None) -> dict | None:
             rounds = 600 if res.returncode == 0 else 50
         except subprocess.TimeoutExpired:
             rounds = 50
-        for _ in range(rounds):
+        for _round in range(rounds):
             if not _pid_alive(pid):
                 break
             time.sleep(0.1)

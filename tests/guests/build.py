@@ -38,7 +38,7 @@ def log(msg: str) -> None:
 def run(cmd, **kw) -> subprocess.CompletedProcess:
     kw.setdefault("check", True)
     try:
-        return subprocess.run(cmd, **kw)
+        return subprocess.run(cmd, **kw)  # pylint: disable=subprocess-run-check
     except subprocess.CalledProcessError as exc:
         out = ""
         if exc.stdout:
@@ -455,7 +455,7 @@ def prune() -> list:
     removed = []
     for name in sorted(os.listdir(config.CACHE_ROOT)) if os.path.isdir(config.CACHE_ROOT) else []:
         path = os.path.join(config.CACHE_ROOT, name)
-        suite, _, key = name.partition("-")
+        suite, _sep, key = name.partition("-")
         if suite in config.SUITES and len(key) == 12 and name not in current \
                 and os.path.exists(os.path.join(path, "manifest.json")):
             safe_rmtree(path)

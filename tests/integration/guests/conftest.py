@@ -11,8 +11,8 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.guests.pytest_plugin import (  # noqa: E402,F401
-    guest,
-    pytest_configure,
-    pytest_terminal_summary,
-)
+from tests.guests import pytest_plugin  # noqa: E402  pylint: disable=wrong-import-position
+
+guest = pytest_plugin.guest
+pytest_configure = pytest_plugin.pytest_configure
+pytest_terminal_summary = pytest_plugin.pytest_terminal_summary
