@@ -226,7 +226,8 @@ class Engine(object):
     def prepare(self):
         patterns = validate(self.opts)
         check_host(self.opts, patterns)
-        probes, skipped = _resolve.resolve(patterns, self.host, int(self.opts.max_probes))
+        probes, skipped = _resolve.resolve(patterns, self.host, int(self.opts.max_probes),
+                                           skip_no_match=self.opts.missing == 'ignore')
         the_plan = _attach.plan(probes, self.caps, self.opts.attach, self.opts.cookies)
         return probes, skipped, the_plan
 

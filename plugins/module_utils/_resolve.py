@@ -162,12 +162,16 @@ def _sorted(names):
 REGEXP_SECONDS = 20.0
 
 
-def resolve(patterns, host, max_probes=None, regexp_seconds=None):
-    """Resolve patterns into (probes, skipped).  Raises FuncCountError for bad input."""
+def resolve(patterns, host, max_probes=None, regexp_seconds=None, skip_no_match=False):
+    """Resolve patterns into (probes, skipped).  Raises FuncCountError for bad input.
+
+    With ``skip_no_match`` (missing: ignore) a pattern that matches nothing is listed in
+    skipped instead of failing the run, so that one set of patterns can serve kernels that
+    name a function differently; no match at all still fails."""
     if any(p.regexp for p in patterns):
         seconds = REGEXP_SECONDS if regexp_seconds is None else regexp_seconds
-        return run_with_deadline(lambda: _resolve_all(patterns, host, max_probes), seconds, patterns)
-    return _resolve_all(patterns, host, max_probes)
+        return run_with_deadline(lambda: _resolve_all(patterns, host, max_probes, skip_no_match), seconds, patterns)
+    return _resolve_all(patterns, host, max_probes, skip_no_match)
 
 
 def run_with_deadline(work, seconds, patterns):
@@ -219,14 +223,16 @@ def run_with_deadline(work, seconds, patterns):
     return value
 
 
-def _resolve_all(patterns, host, max_probes):
+def _resolve_all(patterns, host, max_probes, skip_no_match=False):
     probes = []
     skipped = []
     seen = {}
     for pattern in patterns:
         found, dropped = _resolve_one(pattern, host)
         if not found and not dropped:
-            raise FuncCountError(_no_match_message(pattern))
+            if not skip_no_match:
+                raise FuncCountError(_no_match_message(pattern))
+            skipped.append({'probe': pattern.text, 'reason': _no_match_message(pattern)})
         for probe in found:
             ident = probe.identity
             if ident in seen:
@@ -234,6 +240,8 @@ def _resolve_all(patterns, host, max_probes):
             seen[ident] = probe
             probes.append(probe)
         skipped.extend(dropped)
+    if not probes and skip_no_match and skipped:
+        raise FuncCountError('No pattern matched anything: %s' % skipped[0]['reason'])
     if max_probes is not None and len(probes) > max_probes:
         raise FuncCountError('The patterns match %d probes, more than max_probes (%d); narrow the patterns, '
                              'or raise max_probes if counting that many is intended.' % (len(probes), max_probes))

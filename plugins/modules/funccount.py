@@ -125,7 +125,9 @@ options:
       - What to do when some matched probes cannot be attached.
       - V(warn) counts the others and lists the failed ones in RV(skipped) with their reason, with a warning.
       - V(error) fails the task.
-      - V(ignore) counts the others and lists the failed ones in RV(skipped) without a warning.
+      - V(ignore) counts the others and lists the failed ones in RV(skipped) without a warning; a pattern that
+        matches nothing is then listed in RV(skipped) too instead of failing the task, so that one set of patterns
+        can serve kernels that name a function differently.
       - When no probe at all can be attached the task fails whatever this says.
     type: str
     choices: [warn, error, ignore]
@@ -531,9 +533,10 @@ def main():
             interpreter = probe_interpreters_for_module(SYSTEM_INTERPRETERS, 'bcc')
             if interpreter:
                 respawn_module(interpreter)
-        module.fail_json(msg=missing_required_lib('bcc (python3-bpfcc on Debian and Ubuntu, python3-bcc on '
-                                                  'Fedora and RHEL)') + ' Run the ebpf.bcc.install role on this host.',
-                         exception=str(_bcc.BCC_IMPORT_ERROR))
+        msg = (missing_required_lib('bcc (python3-bpfcc on Debian and Ubuntu, python3-bcc on Fedora and RHEL)')
+               + ' Run the ebpf.bcc.install role on this host.')
+        StatusFile(module.params['status_file'], None).stage('failed', msg=msg)
+        module.fail_json(msg=msg, exception=str(_bcc.BCC_IMPORT_ERROR))
 
     params = module.params
     options = _engine.Options(

@@ -173,3 +173,15 @@ def test_not_root(fcwork):
                           capture_output=True, text=True, check=False, env=dict(os.environ, PYTHONPATH=collections))
     assert proc.stdout.strip() == ('Counting needs root (BPF programs are loaded into the kernel); run the task with '
                                    'become: true.'), proc.stderr
+
+
+def test_missing_ignore_skips_a_pattern_that_matches_nothing(fcwork):
+    from enginehelp import count
+    result = count(['%s:fc_alpha' % fcwork, 't:sched:no_such_event'], missing='ignore', duration=0.2,
+                   include_zero=True)
+    assert result['counts'] == {'%s:fc_alpha' % fcwork: 0}
+    assert result['skipped'] == [{'probe': 't:sched:no_such_event', 'reason': "Pattern 't:sched:no_such_event' matches "
+                                  "no tracepoint; list tracepoints under /sys/kernel/tracing/events."}]
+    assert fails(['t:sched:no_such_event'], missing='ignore') == (
+        "No pattern matched anything: Pattern 't:sched:no_such_event' matches no tracepoint; list tracepoints "
+        "under /sys/kernel/tracing/events.")
