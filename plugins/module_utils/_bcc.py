@@ -35,6 +35,10 @@ except ImportError as exc:  # pragma: no cover - depends on the host
     BPF = None
     _bcc_module = None
 
+# where distributions put the Python that imports their bcc package; modules respawn under the first
+SYSTEM_INTERPRETERS = ['/usr/bin/python3', '/usr/libexec/platform-python', '/usr/bin/python3.13', '/usr/bin/python3.12',
+                       '/usr/bin/python3.11', '/usr/bin/python3.9', '/usr/bin/python']
+
 # the value the constant-index program carries until it is patched per probe
 INDEX_MAGIC = 0x7eadbeef
 NSYSCALLS = 1024

@@ -84,6 +84,18 @@ class Capabilities(object):
             bpfsys.close(prog)
         return True, 'works'
 
+    def _try_perf(self, prog_type, open_event):
+        """Load the trivial program and attach it to a perf event that ``open_event`` opens."""
+        def attach(prog):
+            pfd = open_event()
+            try:
+                bpfsys.perf_set_bpf(pfd, prog)
+            except OSError:
+                bpfsys.close(pfd)
+                raise
+            return pfd
+        return self._try(lambda: bpfsys.prog_load(prog_type, TRIVIAL), attach)
+
     def _tracepoint_id(self):
         base = _host.tracefs()
         if base is None:
@@ -99,15 +111,7 @@ class Capabilities(object):
     def _probe_tracepoints(self):
         tp_id = self._tracepoint_id()
 
-        def attach(prog):
-            pfd = bpfsys.perf_tracepoint(tp_id)
-            try:
-                bpfsys.perf_set_bpf(pfd, prog)
-            except OSError:
-                bpfsys.close(pfd)
-                raise
-            return pfd
-        return self._try(lambda: bpfsys.prog_load(bpfsys.PROG_TRACEPOINT, TRIVIAL), attach)
+        return self._try_perf(bpfsys.PROG_TRACEPOINT, lambda: bpfsys.perf_tracepoint(tp_id))
 
     def _probe_raw_tracepoints(self):
         return self._try(lambda: bpfsys.prog_load(bpfsys.PROG_RAW_TRACEPOINT, TRIVIAL),
@@ -149,15 +153,7 @@ class Capabilities(object):
             return False, 'the kernel has no kprobe PMU (/sys/bus/event_source/devices/kprobe); it was built without CONFIG_KPROBES'
         target = self._kernel_target()
 
-        def attach(prog):
-            pfd = bpfsys.perf_probe(pmu, target, 0)
-            try:
-                bpfsys.perf_set_bpf(pfd, prog)
-            except OSError:
-                bpfsys.close(pfd)
-                raise
-            return pfd
-        return self._try(lambda: bpfsys.prog_load(bpfsys.PROG_KPROBE, TRIVIAL), attach)
+        return self._try_perf(bpfsys.PROG_KPROBE, lambda: bpfsys.perf_probe(pmu, target, 0))
 
     def _probe_kprobe_cookies(self):
         if not self.available('kprobes'):
@@ -180,15 +176,7 @@ class Capabilities(object):
             return False, 'the kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe); it was built without CONFIG_UPROBE_EVENTS'
         path, offset = self._uprobe_target()
 
-        def attach(prog):
-            pfd = bpfsys.perf_probe(pmu, path, offset, pid=os.getpid())
-            try:
-                bpfsys.perf_set_bpf(pfd, prog)
-            except OSError:
-                bpfsys.close(pfd)
-                raise
-            return pfd
-        return self._try(lambda: bpfsys.prog_load(bpfsys.PROG_KPROBE, TRIVIAL), attach)
+        return self._try_perf(bpfsys.PROG_KPROBE, lambda: bpfsys.perf_probe(pmu, path, offset, pid=os.getpid()))
 
     @staticmethod
     def _uprobe_target():

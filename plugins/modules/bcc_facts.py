@@ -116,8 +116,7 @@ from ansible_collections.ebpf.bcc.plugins.module_utils import _bcc
 from ansible_collections.ebpf.bcc.plugins.module_utils import _capabilities
 from ansible_collections.ebpf.bcc.plugins.module_utils import _host
 
-SYSTEM_INTERPRETERS = ['/usr/bin/python3', '/usr/libexec/platform-python', '/usr/bin/python3.12',
-                       '/usr/bin/python3.11', '/usr/bin/python3.9', '/usr/bin/python']
+SYSTEM_INTERPRETERS = _bcc.SYSTEM_INTERPRETERS
 
 
 def main():

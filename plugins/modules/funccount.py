@@ -462,8 +462,7 @@ from ansible_collections.ebpf.bcc.plugins.module_utils import _bcc
 from ansible_collections.ebpf.bcc.plugins.module_utils import _engine
 from ansible_collections.ebpf.bcc.plugins.module_utils._errors import FuncCountError
 
-SYSTEM_INTERPRETERS = ['/usr/bin/python3', '/usr/libexec/platform-python', '/usr/bin/python3.12',
-                       '/usr/bin/python3.11', '/usr/bin/python3.9', '/usr/bin/python']
+SYSTEM_INTERPRETERS = _bcc.SYSTEM_INTERPRETERS
 
 ATTACH_SPEC = dict(
     kernel=dict(type='str', choices=['auto', 'kprobe_multi', 'kprobe'], default='auto'),
