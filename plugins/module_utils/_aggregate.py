@@ -221,7 +221,10 @@ def top_groups(results, n=10, probe=None):
 
 
 def _skipped(result):
-    return {item.get('probe') for item in result.get('skipped') or [] if isinstance(item, Mapping)}
+    items = result.get('skipped_probes')
+    if items is None:
+        items = result.get('skipped') if isinstance(result.get('skipped'), list) else []
+    return {item.get('probe') for item in items or [] if isinstance(item, Mapping)}
 
 
 def robust_scores(values):

@@ -44,6 +44,14 @@ class ReportError(ValueError):
     """Bad input to the report writer; the message says what was wrong."""
 
 
+def _skipped_list(entry):
+    """The probes a host did not count: skipped_probes from the module, or skipped from the engine/facts."""
+    items = entry.get('skipped_probes')
+    if items is None:
+        items = entry.get('skipped')
+    return items if isinstance(items, list) else []
+
+
 def check_run_id(run_id):
     if not isinstance(run_id, str) or not run_id.strip():
         raise ReportError('run_id must be a non-empty string, got %r' % (run_id,))
@@ -279,8 +287,8 @@ def render_md(report):
         duration = _window(entry)
         rate = None if duration is None else total / duration
         note = _status(entry)
-        if entry.get('skipped'):
-            note += ', probes skipped: %d' % len(entry['skipped'])
+        if _skipped_list(entry):
+            note += ', probes skipped: %d' % len(_skipped_list(entry))
         rows.append([md_code(host), fmt_count(total), fmt_rate(rate), str(len([c for c in counts.values() if c])),
                      md_text(entry.get('start') or ''), md_text(entry.get('end') or ''), md_text(note)])
     lines += _md_table(['host', 'total', 'per second', 'probes fired', 'start', 'end', 'status'], rows,
@@ -532,7 +540,7 @@ def render_html(report):
         duration = _window(entry)
         rate = None if duration is None else total / duration
         fired = len([c for c in entry['counts'].values() if c])
-        note = _status(entry) + (', probes skipped: %d' % len(entry['skipped']) if entry.get('skipped') else '')
+        note = _status(entry) + (', probes skipped: %d' % len(_skipped_list(entry)) if _skipped_list(entry) else '')
         host_rows.append(('', [('<code>%s</code>' % esc(host), None), (fmt_count(total), str(total)),
                                (fmt_rate(rate), repr(rate) if rate is not None else '-1'), (str(fired), str(fired)),
                                (_time(entry.get('start')), None), (_time(entry.get('end')), None), (esc(note), None)]))

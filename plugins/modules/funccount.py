@@ -123,10 +123,10 @@ options:
   missing:
     description:
       - What to do when some matched probes cannot be attached.
-      - V(warn) counts the others and lists the failed ones in RV(skipped) with their reason, with a warning.
+      - V(warn) counts the others and lists the failed ones in RV(skipped_probes) with their reason, with a warning.
       - V(error) fails the task.
-      - V(ignore) counts the others and lists the failed ones in RV(skipped) without a warning; a pattern that
-        matches nothing is then listed in RV(skipped) too instead of failing the task, so that one set of patterns
+      - V(ignore) counts the others and lists the failed ones in RV(skipped_probes) without a warning; a pattern that
+        matches nothing is then listed in RV(skipped_probes) too instead of failing the task, so that one set of patterns
         can serve kernels that name a function differently.
       - When no probe at all can be attached the task fails whatever this says.
     type: str
@@ -257,8 +257,10 @@ probes:
   returned: always
   type: int
   sample: 4
-skipped:
-  description: Probes that matched but were not counted, with the reason.
+skipped_probes:
+  description:
+    - Probes that matched but were not counted, with the reason. (Under C(ansible_facts.funccount) this list is
+      called C(skipped); at the top level that name would make Ansible report the task as skipped.)
   returned: always
   type: list
   elements: dict
@@ -562,12 +564,17 @@ def main():
         module.fail_json(msg=msg, changed=False)
     status.stage('done', total=result['total'], start=result.get('start'), end=result.get('end'))
 
-    if result['skipped'] and params['missing'] == 'warn':
+    # Ansible reads a truthy top-level "skipped" as "this task was skipped", so the list of probes
+    # that were not counted is returned as skipped_probes (and as skipped under ansible_facts.funccount)
+    skipped = result.pop('skipped')
+    result['skipped_probes'] = skipped
+    if skipped and params['missing'] == 'warn':
         module.warn('%d matched probes were not counted (first: %s: %s); see skipped.'
-                    % (len(result['skipped']), result['skipped'][0]['probe'], result['skipped'][0]['reason']))
+                    % (len(skipped), skipped[0]['probe'], skipped[0]['reason']))
     if result.get('aborted'):
         module.warn('The window was stopped early: %s' % result['aborted']['reason'])
-    facts = dict((k, v) for k, v in result.items() if k != 'changed')
+    facts = dict((k, v) for k, v in result.items() if k not in ('changed', 'skipped_probes'))
+    facts['skipped'] = skipped
     module.exit_json(ansible_facts={'funccount': facts}, **result)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import subprocess
 import threading
 import time
@@ -104,3 +105,14 @@ def test_status_file_records_a_failure(tmp_path):
     import json
     record = json.loads(status.read_text())
     assert record == dict(record, stage='failed', msg=result['msg'])
+
+
+def test_probes_not_counted_do_not_make_the_task_skipped():
+    if os.path.exists('/sys/bus/event_source/devices/kprobe'):
+        pytest.skip('this kernel has kprobes')
+    result = run_module({'patterns': ['vfs_read', 't:sched:sched_switch'], 'duration': 0.2, 'include_zero': True})
+    assert result.get('failed') is not True, result.get('msg')
+    assert 'skipped' not in result
+    assert [s['probe'] for s in result['skipped_probes']] == ['vfs_read']
+    assert result['ansible_facts']['funccount']['skipped'] == result['skipped_probes']
+    assert list(result['counts']) == ['t:sched:sched_switch']
