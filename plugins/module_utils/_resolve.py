@@ -152,10 +152,6 @@ def resolve_ifunc(path, name):
     return None
 
 
-def _sorted(names):
-    return sorted(names)
-
-
 # Regular expressions are the user's code: one that backtracks catastrophically
 # could run for ever on a symbol name.  With regexp, resolution runs in a child
 # process that is killed when it passes this many seconds.
@@ -313,7 +309,7 @@ def _resolve_kernel(pattern, host):
     names, _source = host.kernel_functions()
     blacklist = host.kprobe_blacklist()
     found, skipped = [], []
-    for name in _sorted(n for n in names if pattern.matches_name(n)):
+    for name in sorted(n for n in names if pattern.matches_name(n)):
         if name in blacklist:
             skipped.append({'probe': name, 'reason': 'the kernel forbids probing it (kprobe blacklist)'})
         elif '.' in name:
@@ -328,7 +324,7 @@ def _resolve_user(pattern, path, host):
     elf = host.elf(path)
     functions = elf.functions()
     found, skipped = [], []
-    for name in _sorted(n for n in functions if pattern.matches_name(n)):
+    for name in sorted(n for n in functions if pattern.matches_name(n)):
         # a library named t or u needs the p: type, or its key would read as a tracepoint or USDT pattern
         key = ('p:%s:%s' if pattern.library in ('t', 'u') else '%s:%s') % (pattern.library, name)
         sym = functions[name]

@@ -23,10 +23,6 @@ def order_counts(counts, include_zero):
     return dict(items)
 
 
-def _type_of(probe):
-    return probe.kind
-
-
 def planned(opts, probes, skipped, the_plan, engine):
     """Check-mode result: what would be attached, and how."""
     return {
