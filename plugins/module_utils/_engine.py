@@ -281,7 +281,7 @@ class Engine(object):
             if reasons:
                 raise FuncCountError('Nothing could be attached: %s.' % '; '.join(reasons),
                                      skipped=failed)
-            raise FuncCountError('None of the %d matched probes could be attached (first: %s: %s); see skipped.'
+            raise FuncCountError('None of the %d matched probes could be attached (first: %s: %s); see skipped_probes.'
                                  % (len(failed), failed[0]['probe'], failed[0]['reason']), skipped=failed)
         if failed and self.opts.missing == 'error':
             first = failed[0]

@@ -556,7 +556,10 @@ def main():
         result = engine.check() if module.check_mode else engine.run()
     except FuncCountError as exc:
         status.stage('failed', msg=exc.msg)
-        module.fail_json(msg=exc.msg, changed=False, **exc.partial)
+        partial = dict(exc.partial)
+        if 'skipped' in partial:
+            partial['skipped_probes'] = partial.pop('skipped')
+        module.fail_json(msg=exc.msg, changed=False, **partial)
     except Exception as exc:  # pylint: disable=broad-except
         msg = ('Unexpected %s while counting: %s. This is a bug in ebpf.bcc; everything attached was detached.'
                % (type(exc).__name__, exc))
@@ -569,7 +572,7 @@ def main():
     skipped = result.pop('skipped')
     result['skipped_probes'] = skipped
     if skipped and params['missing'] == 'warn':
-        module.warn('%d matched probes were not counted (first: %s: %s); see skipped.'
+        module.warn('%d matched probes were not counted (first: %s: %s); see skipped_probes.'
                     % (len(skipped), skipped[0]['probe'], skipped[0]['reason']))
     if result.get('aborted'):
         module.warn('The window was stopped early: %s' % result['aborted']['reason'])

@@ -116,3 +116,13 @@ def test_probes_not_counted_do_not_make_the_task_skipped():
     assert [s['probe'] for s in result['skipped_probes']] == ['vfs_read']
     assert result['ansible_facts']['funccount']['skipped'] == result['skipped_probes']
     assert list(result['counts']) == ['t:sched:sched_switch']
+
+
+def test_a_failure_lists_the_probes_it_could_not_attach_as_skipped_probes():
+    if os.path.exists('/sys/bus/event_source/devices/kprobe'):
+        pytest.skip('this kernel has kprobes')
+    result = run_module({'patterns': ['vfs_read']})
+    assert result['failed'] is True
+    assert 'skipped' not in result
+    assert [s['probe'] for s in result['skipped_probes']] == ['vfs_read']
+    assert result['msg'].startswith('Nothing could be attached: ')

@@ -29,7 +29,7 @@ def host_result(index, scale=1.0, extra=None, start='2026-12-06T18:00:00.000123Z
     counts = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     return {
         'changed': False, 'counts': counts, 'total': sum(counts.values()), 'probes': len(counts) + 1,
-        'skipped': [{'probe': 'vfs_set_acl_prepare_kgid', 'reason': 'the kernel refused to attach: No such file or directory (ENOENT)'}],
+        'skipped_probes': [{'probe': 'vfs_set_acl_prepare_kgid', 'reason': 'the kernel refused to attach: No such file or directory (ENOENT)'}],
         'duration': 10.000312, 'start': start, 'end': end, 'aborted': None,
         'engine': {'bcc_version': '0.26.0', 'kernel_release': '6.1.0-27-amd64',
                    'mechanisms': {'tracepoint': {'mechanism': 'raw_tracepoint', 'identity': 'cookie'}}},
