@@ -23,6 +23,11 @@ description:
   - Host findings, whose C(probe) is null, are V(host_failed) (V(critical), the host did not count in this run,
     with the reason), V(host_vanished) (V(warning), in the baseline but not in this run), V(host_new) (V(info), no
     usable baseline) and V(not_compared) (V(info), one run has no counting window).
+  - "A probe that a host attached in one of the runs only is not compared (its rate would read as appeared or
+    vanished): V(not_attached), V(warning) when this run could not attach it (it is in
+    RV(ebpf.bcc.funccount#module:skipped_probes), with the reason), V(info) when it was not asked for (other
+    patterns; known from RV(ebpf.bcc.funccount#module:attached_probes)). Results without C(attached_probes) are
+    compared as if every probe had been attached."
 options:
   _input:
     description:
@@ -82,7 +87,7 @@ _value:
       description: The probe key, null for host findings.
       type: str
     kind:
-      description: V(increased), V(decreased), V(appeared), V(vanished), V(host_failed), V(host_vanished), V(host_new) or V(not_compared).
+      description: V(increased), V(decreased), V(appeared), V(vanished), V(host_failed), V(host_vanished), V(host_new), V(not_compared) or V(not_attached).
       type: str
     baseline_rate:
       description: Events per second in the baseline (null for host findings).

@@ -23,9 +23,14 @@ description:
     (C(method=meanad)). Then one host differing from an all-equal rest scores n / 1.253314 for n hosts, so it is
     flagged at the default threshold from 5 hosts on; with fewer hosts, lower O(threshold)."
   - When every host has the same value, there are no outliers.
-  - The sample of a probe is every host that counted, with 0 where the probe did not fire, except hosts that list the
-    probe in RV(ebpf.bcc.funccount#module:skipped) (it was never attached there) and, with O(by=rate), hosts without a
-    window. Probes with fewer than 2 such hosts are not scored.
+  - "The spread is at least O(min_spread) times |median| (C(method=floor)): in a uniform fleet, equal counts over
+    windows a few microseconds apart give rates whose MAD is almost 0, and every host would be far from the median.
+    At the defaults a host is flagged when it is more than about 26% away from the median of such a fleet."
+  - "The sample of a probe is every host that counted, with 0 where the probe did not fire, except hosts that did not
+    attach it (listed in RV(ebpf.bcc.funccount#module:skipped_probes), or absent from
+    RV(ebpf.bcc.funccount#module:attached_probes): a host given other patterns, such as tracepoints instead of
+    kernel functions) and, with O(by=rate), hosts without a window. Probes with fewer than 2 such hosts are not
+    scored."
 options:
   _input:
     description:
@@ -44,6 +49,11 @@ options:
     type: str
     choices: [rate, count]
     default: rate
+  min_spread:
+    description:
+      - The least spread, as a fraction of |median|; V(0) turns the floor off.
+    type: float
+    default: 0.05
 """
 
 EXAMPLES = r"""
@@ -76,10 +86,10 @@ _value:
       description: The median over the sample.
       type: float
     spread:
-      description: The MAD, or with C(method=meanad) the mean absolute deviation.
+      description: The MAD, with C(method=meanad) the mean absolute deviation, with C(method=floor) O(min_spread) x |median|.
       type: float
     method:
-      description: V(mad) or V(meanad) (MAD was 0).
+      description: V(mad), V(meanad) (MAD was 0) or V(floor) (the spread was below the floor).
       type: str
     score:
       description: The modified z-score, rounded to 4 decimals.
@@ -96,9 +106,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.ebpf.bcc.plugins.module_utils import _aggregate
 
 
-def outliers(results, threshold=3.5, by='rate'):
+def outliers(results, threshold=3.5, by='rate', min_spread=0.05):
     try:
-        return _aggregate.outliers(results, threshold, by)
+        return _aggregate.outliers(results, threshold, by, min_spread)
     except _aggregate.AggregateError as exc:
         raise AnsibleFilterError('outliers: %s' % exc) from None
 

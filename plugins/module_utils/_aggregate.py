@@ -220,11 +220,38 @@ def top_groups(results, n=10, probe=None):
     return rows[:n] if n else rows
 
 
-def _skipped(result):
+def _skipped_items(result):
+    """The {probe, reason} entries of the probes a host did not count (skipped_probes, or skipped in facts)."""
     items = result.get('skipped_probes')
     if items is None:
         items = result.get('skipped') if isinstance(result.get('skipped'), list) else []
-    return {item.get('probe') for item in items or [] if isinstance(item, Mapping)}
+    return [item for item in items or [] if isinstance(item, Mapping)]
+
+
+def _skipped(result):
+    return {item.get('probe') for item in _skipped_items(result)}
+
+
+def _skip_reason(result, probe):
+    reasons = [item.get('reason') for item in _skipped_items(result) if item.get('probe') == probe]
+    return (reasons[0] if reasons else None) or 'no reason given'
+
+
+def _tried(result):
+    """The probes a host attached (attached_probes, plus what it counted), or None when the result does not say."""
+    attached = result.get('attached_probes')
+    if not isinstance(attached, list):
+        return None
+    counts = result.get('counts') if isinstance(result.get('counts'), Mapping) else {}
+    return set(attached) | set(counts)
+
+
+def _in_sample(probe, result, skipped):
+    """Whether a host counted this probe at all: attached it (when the result says), and did not skip it."""
+    if probe in skipped:
+        return False
+    tried = _tried(result)
+    return tried is None or probe in tried
 
 
 def robust_scores(values):
@@ -245,25 +272,30 @@ def robust_scores(values):
     return median, 0.0, 'equal', [0.0 for _x in values]
 
 
-def outliers(results, threshold=3.5, by='rate'):
+def outliers(results, threshold=3.5, by='rate', min_spread=0.05):
     """Hosts whose value of a probe is far from the fleet's: a modified z-score beyond the threshold.
 
     For each probe seen on any host, the sample is every host that counted (0 where the probe did not fire),
-    except hosts that list the probe in skipped (it was never attached there) and, by rate, hosts without a
-    window. Returns [{'probe', 'host', 'value', 'median', 'spread', 'method', 'score', 'direction'}],
-    largest |score| first.
+    except hosts that did not attach the probe (listed in skipped, or absent from attached_probes when the
+    result has that list: a host given other patterns) and, by rate, hosts without a window. The spread is at
+    least min_spread times |median| (method 'floor'), so that near-equal values (equal counts over windows a
+    few microseconds apart) do not make outliers. Returns [{'probe', 'host', 'value', 'median', 'spread',
+    'method', 'score', 'direction'}], largest |score| first.
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 0:
         raise AggregateError('threshold must be a number above 0, got %r' % (threshold,))
     if by not in ('rate', 'count'):
         raise AggregateError("by must be 'rate' or 'count', got %r" % (by,))
+    if isinstance(min_spread, bool) or not isinstance(min_spread, (int, float)) or min_spread < 0:
+        raise AggregateError('min_spread must be a number not below 0 (a fraction of the median), got %r'
+                             % (min_spread,))
     ok = split(results)[0]
     skipped = {host: _skipped(result) for host, result in ok.items()}
     found = []
     for probe in totals(ok):
         hosts, values = [], []
         for host, result in ok.items():
-            if probe in skipped[host]:
+            if not _in_sample(probe, result, skipped[host]):
                 continue
             count = result['counts'].get(probe, 0)
             if by == 'rate':
@@ -278,6 +310,10 @@ def outliers(results, threshold=3.5, by='rate'):
         if len(values) < 2:
             continue
         median, spread, method, scores = robust_scores(values)
+        floor = min_spread * abs(median)
+        if method != 'equal' and spread < floor:
+            spread, method = floor, 'floor'
+            scores = [MAD_SCALE * (x - median) / floor for x in values]
         for host, value, score in zip(hosts, values, scores):
             if abs(score) > threshold:
                 found.append({
@@ -339,8 +375,10 @@ def baseline_diff(current, baseline, threshold=2.0, critical=None, min_rate=0.0)
     when its rate changed by more than threshold times (up or down): 'critical' above critical times
     (default threshold squared), else 'warning'; probes that appeared or vanished are 'warning'. Changes
     where both rates are below min_rate are ignored. A host that failed now is 'critical'; a host of the
-    baseline missing now is 'warning'; a host without a usable baseline is 'info'. Fleet-wide rates sum the
-    hosts that counted in both runs, so a failed host does not show up as a fleet-wide drop.
+    baseline missing now is 'warning'; a host without a usable baseline is 'info'. A probe a host attached in
+    one run only is not compared ('not_attached'): 'warning' when this run could not attach it (skipped),
+    'info' when it was not asked for (absent from attached_probes). Fleet-wide rates sum the hosts that
+    counted the probe in both runs, so a failed host does not show up as a fleet-wide drop.
     """
     for name, value in (('threshold', threshold), ('min_rate', min_rate)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -379,7 +417,22 @@ def baseline_diff(current, baseline, threshold=2.0, critical=None, min_rate=0.0)
                                         (host, 'this run' if cur_d is None else 'the baseline')})
             continue
         cur_counts, base_counts = result['counts'], base_ok[host]['counts']
+        cur_skipped, base_skipped = _skipped(result), _skipped(base_ok[host])
         for probe in sorted(set(cur_counts) | set(base_counts)):
+            in_cur = _in_sample(probe, result, cur_skipped)
+            in_base = _in_sample(probe, base_ok[host], base_skipped)
+            if not (in_cur and in_base):
+                # Attached in one run only: no rate to compare. A probe this run could not attach is lost
+                # coverage (warning); one it was not asked for (other patterns) is only noted.
+                findings.append({
+                    'severity': 'warning' if probe in cur_skipped else 'info', 'scope': 'host', 'host': host,
+                    'probe': probe, 'kind': 'not_attached', 'baseline_rate': None, 'current_rate': None,
+                    'ratio': None,
+                    'message': '%s on %s was not compared: it was not attached in %s%s'
+                               % (probe, host, 'this run' if not in_cur else 'the baseline',
+                                  ' (%s)' % _skip_reason(result if not in_cur else base_ok[host], probe)
+                                  if probe in (cur_skipped if not in_cur else base_skipped) else '')})
+                continue
             cur, base = cur_counts.get(probe, 0) / cur_d, base_counts.get(probe, 0) / base_d
             fleet_cur[probe] = fleet_cur.get(probe, 0.0) + cur
             fleet_base[probe] = fleet_base.get(probe, 0.0) + base

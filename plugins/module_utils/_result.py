@@ -44,6 +44,7 @@ def counted(opts, attached, skipped, window, engine):
         'counts': counts,
         'total': sum(window.counts.get(p.key, 0) for p in attached),
         'probes': len(attached),
+        'attached_probes': sorted(p.key for p in attached),
         'skipped': list(skipped),
         'duration': round(window.duration, 6),
         'start': iso(window.start),

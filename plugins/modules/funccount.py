@@ -257,6 +257,15 @@ probes:
   returned: always
   type: int
   sample: 4
+attached_probes:
+  description:
+    - The key of every probe that was attached and counted, sorted, including those that saw no event (which
+      O(include_zero=false) leaves out of RV(counts)). The fleet filters use it to compare a probe only between
+      hosts that counted it.
+  returned: success, not in check mode
+  type: list
+  elements: str
+  sample: ["t:sched:sched_switch", "vfs_read"]
 skipped_probes:
   description:
     - Probes that matched but were not counted, with the reason. (Under C(ansible_facts.funccount) this list is
@@ -455,7 +464,9 @@ ansible_facts:
 import datetime
 import json
 import os
+import select
 import signal
+import threading
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.respawn import has_respawned, probe_interpreters_for_module, respawn_module
@@ -522,8 +533,54 @@ class Interrupted(FuncCountError):
     pass
 
 
+_SIGNALLED = []  # the signals received, in order
+LOST_MSG = ("The connection to the controller was lost (this run's output was closed); the run was stopped and "
+            "everything it had attached was detached.")
+
+
 def _on_signal(signum, _frame):
+    _SIGNALLED.append(signum)
+    if OutputWatch.lost:
+        raise Interrupted(LOST_MSG)
     raise Interrupted('The run was interrupted by signal %d; everything it had attached was detached.' % signum)
+
+
+class OutputWatch(object):
+    """Stops the run when whoever reads this module's output is gone.
+
+    A dropped SSH connection hangs up the session's terminal (SIGHUP) only when there is one; without a pty
+    (pipelining) and when the controller itself dies, the module's stdout just loses its reader, and poll()
+    says so (POLLERR for a pipe, POLLHUP for a hung-up terminal or socket).  Then the run is interrupted the
+    way SIGHUP would do it, so that it detaches at once instead of counting into the void.
+    """
+
+    lost = False
+
+    def __init__(self, fd=1):
+        self.fd = fd
+        self.active = True
+
+    def start(self):
+        thread = threading.Thread(target=self._watch, name='funccount-output-watch')
+        thread.daemon = True
+        thread.start()
+        return self
+
+    def _watch(self):
+        poller = select.poll()
+        poller.register(self.fd, 0)  # POLLERR and POLLHUP are always reported
+        while True:
+            try:
+                events = [ev for _fd, ev in poller.poll()]
+            except InterruptedError:
+                continue
+            if not events or any(ev & select.POLLNVAL for ev in events):
+                return  # no such descriptor: nothing to watch
+            if any(ev & (select.POLLERR | select.POLLHUP) for ev in events):
+                break
+        if self.active and not _SIGNALLED:
+            OutputWatch.lost = True
+            os.kill(os.getpid(), signal.SIGHUP)
 
 
 def main():
@@ -552,8 +609,12 @@ def main():
 
     status = StatusFile(params['status_file'], options)
     engine = _engine.Engine(options, _bcc, on_stage=status.stage)
+    watch = OutputWatch().start()
     try:
-        result = engine.check() if module.check_mode else engine.run()
+        try:
+            result = engine.check() if module.check_mode else engine.run()
+        finally:
+            watch.active = False
     except FuncCountError as exc:
         status.stage('failed', msg=exc.msg)
         partial = dict(exc.partial)

@@ -225,10 +225,40 @@ def test_outlier_one_host_runs_the_workload():
 def test_outlier_low_and_by_count():
     counts = {'a': 100, 'b': 100, 'c': 102, 'd': 98, 'e': 101, 'f': 0}
     results = {h: res({'p': c, 'q': 1}) for h, c in counts.items()}
-    assert A.outliers(results, by='count') == [{
+    assert A.outliers(results, by='count', min_spread=0) == [{
         'probe': 'p', 'host': 'f', 'value': 0, 'median': 100.0, 'spread': 1.5, 'method': 'mad', 'score': -44.9667,
         'direction': 'low'}]
-    assert A.outliers(results, threshold=50, by='count') == []
+    assert A.outliers(results, threshold=50, by='count', min_spread=0) == []
+    # the default floor: spread at least 5% of the median (MAD 1.5 < 5)
+    assert A.outliers(results, by='count') == [{
+        'probe': 'p', 'host': 'f', 'value': 0, 'median': 100.0, 'spread': 5.0, 'method': 'floor', 'score': -13.49,
+        'direction': 'low'}]
+
+
+def test_equal_counts_over_windows_microseconds_apart_are_not_outliers():
+    durations = [10.000101, 10.000093, 10.000122, 10.000087, 10.000240, 10.000098]
+    results = {'h%d' % i: res({'p': 1000}, duration=d) for i, d in enumerate(durations)}
+    assert A.outliers(results, min_spread=0) != []  # MAD of about 1e-6/s: every small difference is "far"
+    assert A.outliers(results) == []
+    # a host really apart is still found: 30% above the median is beyond 3.5 at the 5% floor
+    results['h9'] = res({'p': 1300}, duration=10.0001)
+    assert [(o['host'], o['method'], o['score']) for o in A.outliers(results)] == [('h9', 'floor', 4.047)]
+    assert [o['host'] for o in A.outliers(results, min_spread=0.1)] == []
+
+
+def test_outlier_sample_leaves_out_hosts_that_did_not_attach_the_probe():
+    # Mixed fleet: the guest counts kernel functions, the others their tracepoint equivalents.
+    results = {h: res({'t:syscalls:sys_enter_read': 100}, attached_probes=['t:syscalls:sys_enter_read'])
+               for h in ('ns1', 'ns2', 'ns3', 'ns4', 'ns5')}
+    results['guest'] = res({'vfs_read': 100}, attached_probes=['vfs_read', 'vfs_write'])
+    assert A.outliers(results) == []
+    # without attached_probes the hosts cannot say, and every host with a window is in the sample
+    plain = {h: dict(r, attached_probes=None) for h, r in results.items()}
+    assert {(o['probe'], o['host']) for o in A.outliers(plain)} == {('vfs_read', 'guest'), ('t:syscalls:sys_enter_read', 'guest')}
+    # a probe attached on the others but silent there still has them in the sample, at 0
+    for host in ('ns1', 'ns2', 'ns3', 'ns4', 'ns5'):
+        results[host]['attached_probes'].append('vfs_read')
+    assert [(o['probe'], o['host']) for o in A.outliers(results)] == [('vfs_read', 'guest')]
 
 
 @pytest.mark.parametrize('threshold,flagged', [(3.5, ['e']), (3.98, ['e']), (3.99, []), (100, [])])
@@ -261,6 +291,8 @@ def test_outliers_order_and_too_few_hosts():
 
 
 @pytest.mark.parametrize('kwargs,message', [
+    ({'min_spread': -1}, r'^min_spread must be a number not below 0 \(a fraction of the median\), got -1$'),
+    ({'min_spread': None}, r'^min_spread must be a number not below 0 \(a fraction of the median\), got None$'),
     ({'threshold': 0}, r'^threshold must be a number above 0, got 0$'),
     ({'threshold': '3'}, r"^threshold must be a number above 0, got '3'$"),
     ({'threshold': True}, r'^threshold must be a number above 0, got True$'),
@@ -314,6 +346,25 @@ EXPECTED_DIFF = [
 
 def test_baseline_diff():
     assert A.baseline_diff(CURRENT, BASE) == EXPECTED_DIFF
+
+
+def test_baseline_diff_compares_only_probes_attached_in_both_runs():
+    base = {'guest': res({'vfs_read': 100, 'vfs_write': 10}, attached_probes=['vfs_read', 'vfs_write']),
+            'ns1': res({'t:syscalls:sys_enter_read': 100}, attached_probes=['t:syscalls:sys_enter_read'])}
+    cur = {'guest': res({'vfs_read': 100}, skipped=['vfs_write'], attached_probes=['vfs_read']),
+           'ns1': res({'t:syscalls:sys_enter_read': 100, 'vfs_read': 3},
+                      attached_probes=['t:syscalls:sys_enter_read', 'vfs_read'])}
+    assert A.baseline_diff(cur, base) == [
+        f('warning', 'host', 'guest', 'vfs_write', 'not_attached', None, None, None,
+          'vfs_write on guest was not compared: it was not attached in this run (the kernel refused to attach)'),
+        f('info', 'host', 'ns1', 'vfs_read', 'not_attached', None, None, None,
+          'vfs_read on ns1 was not compared: it was not attached in the baseline'),
+    ]
+    # without attached_probes a probe missing from this run's counts has vanished, as before
+    plain_cur = {'guest': res({'vfs_read': 100}), 'ns1': res({'t:syscalls:sys_enter_read': 100})}
+    plain_base = {h: dict(r, attached_probes=None) for h, r in base.items()}
+    assert [(x['host'], x['probe'], x['kind']) for x in A.baseline_diff(plain_cur, plain_base)] == [
+        (None, 'vfs_write', 'vanished'), ('guest', 'vfs_write', 'vanished')]
 
 
 def test_baseline_diff_takes_reports():

@@ -68,6 +68,7 @@ def test_counted():
         'counts': {'c:malloc': 9, 'vfs_read': 7},
         'total': 16,
         'probes': 4,
+        'attached_probes': ['c:malloc', 't:sched:sched_switch', 'u:c:setjmp', 'vfs_read'],
         'skipped': [{'probe': 'vfs_write', 'reason': 'x'}],
         'duration': 2.0,
         'start': '2026-12-06T18:00:00.000000Z',
