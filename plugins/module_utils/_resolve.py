@@ -199,7 +199,7 @@ def run_with_deadline(work, seconds, patterns):
             if left <= 0:
                 os.kill(child, signal.SIGKILL)
                 texts = ', '.join(repr(p.text) for p in patterns if p.regexp)
-                raise FuncCountError('Matching the regular expressions %s took more than %d s, so it was stopped; '
+                raise FuncCountError('Matching the regular expressions %s took more than %g s, so it was stopped; '
                                      'one of them probably backtracks catastrophically (nested repetition such as '
                                      '(a+)+); simplify it.' % (texts, seconds))
             ready, _w, _x = select.select([read_end], [], [], min(left, 1.0))
@@ -227,8 +227,8 @@ def _resolve_all(patterns, host, max_probes, skip_no_match=False):
         found, dropped = _resolve_one(pattern, host)
         if not found and not dropped:
             if not skip_no_match:
-                raise FuncCountError(_no_match_message(pattern))
-            skipped.append({'probe': pattern.text, 'reason': _no_match_message(pattern)})
+                raise FuncCountError(_no_match_message(pattern, host))
+            skipped.append({'probe': pattern.text, 'reason': _no_match_message(pattern, host)})
         for probe in found:
             ident = probe.identity
             if ident in seen:
@@ -246,18 +246,23 @@ def _resolve_all(patterns, host, max_probes, skip_no_match=False):
     return probes, skipped
 
 
-def _no_match_message(pattern):
+def _no_match_message(pattern, host=None):
+    path = library = pattern.library
+    if pattern.kind in (P.USER, P.USDT) and host is not None:
+        path = host.find_library(library) or library
+        if path != library:
+            library = '%s (%s)' % (library, path)
     what = {
         P.KERNEL: 'kernel function',
-        P.USER: 'function in %s' % pattern.library,
+        P.USER: 'function in %s' % library,
         P.TRACEPOINT: 'tracepoint',
-        P.USDT: 'USDT probe in %s' % pattern.library,
+        P.USDT: 'USDT probe in %s' % library,
     }[pattern.kind]
     hint = {
         P.KERNEL: 'check the name against /proc/kallsyms',
-        P.USER: 'check the name with "nm -D %s"' % pattern.library,
+        P.USER: 'check the name with "%s %s"' % ('nm -D' if '.so' in os.path.basename(path or '') else 'nm', path),
         P.TRACEPOINT: 'list tracepoints under /sys/kernel/tracing/events',
-        P.USDT: 'list its probes with "readelf -n %s"' % pattern.library,
+        P.USDT: 'list its probes with "readelf -n %s"' % path,
     }[pattern.kind]
     return 'Pattern %r matches no %s; %s.' % (pattern.text, what, hint)
 

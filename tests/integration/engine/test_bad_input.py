@@ -39,7 +39,8 @@ def nothing_left():
     (['/etc/hostname:main'], {},
      'Cannot read symbols: /etc/hostname is not an ELF file; give the path of an ELF executable or shared library.'),
     (['c:no_such_function_xyz'], {},
-     "Pattern 'c:no_such_function_xyz' matches no function in c; check the name with \"nm -D c\"."),
+     "Pattern 'c:no_such_function_xyz' matches no function in c (/lib/x86_64-linux-gnu/libc.so.6); check the "
+     "name with \"nm -D /lib/x86_64-linux-gnu/libc.so.6\"."),
     (['t:sched:no_such_event'], {},
      "Pattern 't:sched:no_such_event' matches no tracepoint; list tracepoints under /sys/kernel/tracing/events."),
     (['t:sched:*'], {'max_probes': 3}, None),

@@ -204,17 +204,20 @@ def test_max_probes_message():
 @pytest.mark.parametrize('text,message', [
     ('no_such_fn', "Pattern 'no_such_fn' matches no kernel function; check the name against /proc/kallsyms."),
     ('vfs_read', "Pattern 'vfs_read' matches no kernel function; check the name against /proc/kallsyms."),
-    ('c:no_such_fn', "Pattern 'c:no_such_fn' matches no function in c; check the name with \"nm -D c\"."),
+    ('c:no_such_fn', "Pattern 'c:no_such_fn' matches no function in c (/fake/lib/libc.so.6); check the name with "
+                     "\"nm -D /fake/lib/libc.so.6\"."),
     (LIBC + ':nope*', "Pattern '/fake/lib/libc.so.6:nope*' matches no function in /fake/lib/libc.so.6; check the "
                       "name with \"nm -D /fake/lib/libc.so.6\"."),
     ('t:sched:no_such', "Pattern 't:sched:no_such' matches no tracepoint; list tracepoints under "
                         "/sys/kernel/tracing/events."),
     ('t:sched:sched_s', "Pattern 't:sched:sched_s' matches no tracepoint; list tracepoints under "
                         "/sys/kernel/tracing/events."),
-    ('u:c:no_such', "Pattern 'u:c:no_such' matches no USDT probe in c; list its probes with \"readelf -n c\"."),
-    ('u:c:rtld:memory_sbrk_more', "Pattern 'u:c:rtld:memory_sbrk_more' matches no USDT probe in c; list its "
-                                  "probes with \"readelf -n c\"."),
-    ('u:c:lost', "Pattern 'u:c:lost' matches no USDT probe in c; list its probes with \"readelf -n c\"."),
+    ('u:c:no_such', "Pattern 'u:c:no_such' matches no USDT probe in c (/fake/lib/libc.so.6); list its probes with "
+                     "\"readelf -n /fake/lib/libc.so.6\"."),
+    ('u:c:rtld:memory_sbrk_more', "Pattern 'u:c:rtld:memory_sbrk_more' matches no USDT probe in c "
+                                  "(/fake/lib/libc.so.6); list its probes with \"readelf -n /fake/lib/libc.so.6\"."),
+    ('u:c:lost', "Pattern 'u:c:lost' matches no USDT probe in c (/fake/lib/libc.so.6); list its probes with "
+                  "\"readelf -n /fake/lib/libc.so.6\"."),
 ])
 def test_no_match_message(text, message):
     host = FakeHost(kernel=['schedule'] if text == 'vfs_read' else KERNEL)
