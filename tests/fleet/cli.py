@@ -7,7 +7,8 @@ up [N] [--root R] [--hosts R,R,...]
         --hosts shared,bookworm,trixie. Roots: shared, bullseye, bookworm, trixie.
 down [--slot S] [--all]
         remove fleets from their state dirs and names: processes, namespaces,
-        links, mounts, state. Without options: every fleet (same as --all).
+        links, mounts, state. One of --slot (repeatable) or --all is required, so
+        that a bare `down` cannot end fleets that other test runs are using.
 status  the fleets that exist, their hosts and whether their sshd runs
 build SUITE [--force]
         build (or show) the cached root filesystem for SUITE
@@ -79,7 +80,11 @@ def main(argv=None) -> int:
             fleet._LIVE.discard(f)
             return 0
         if args.cmd == "down":
-            slots = args.slot if args.slot and not args.all else fleet.used_slots()
+            if not args.slot and not args.all:
+                print("down: give --slot S for a fleet of yours (python -m tests.fleet status lists them), "
+                      "or --all to end every fleet on this machine", file=sys.stderr)
+                return 2
+            slots = fleet.used_slots() if args.all else args.slot
             results = [fleet.teardown_slot(s) for s in slots]
             if not results:
                 print("no fleet is up", file=sys.stderr)

@@ -156,6 +156,11 @@ def test_cli_up_status_down():
             capture_output=True, text=True, env={**env, "ANSIBLE_NOCOLOR": "1"}, check=False,
         )
         assert ping.returncode == 0 and ping.stdout.count("SUCCESS") == 2, ping.stdout + ping.stderr
+        # A bare down ends nothing (other runs' fleets may be up): it asks for --slot or --all.
+        bare = subprocess.run(py + ["down"], cwd=ROOT, capture_output=True, text=True, check=False)
+        assert bare.returncode == 2 and "give --slot S" in bare.stderr, bare.stderr
+        status = json.loads(subprocess.run(py + ["status"], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+        assert state["slot"] in [s["slot"] for s in status["fleets"]]
     finally:
         subprocess.run(py + ["down", "--slot", str(state["slot"])], cwd=ROOT, capture_output=True, text=True, check=True)
     pids = [h["pid"] for h in state["hosts"]]
