@@ -36,6 +36,8 @@ DEFAULTS = {
     'missing': 'warn', 'include_zero': False, 'attach': None, 'cookies': 'auto', 'start_at': None,
     'overhead_limit': 5.0, 'group_by': 'none',
 }
+# Kept apart from DEFAULTS: only fleet workflows pass it, together with start_at.
+START_AT_DEFAULTS = {'start_at_lead': None}
 GROUP_BY = {'none': 0, 'pid': 1, 'comm': 2, 'cgroup': 3}
 MAX_DURATION = 7 * 24 * 3600.0
 MIN_INTERVAL = 0.01
@@ -53,14 +55,17 @@ COSTS_NS = {
 DEFAULT_COST_NS = 5000
 # how late a window may start before start_at counts as missed
 START_AT_TOLERANCE = 0.05
+# how much further away than start_at_lead start_at may be (the controller rounds start_at up to a whole
+# second, and clocks a few seconds apart are tolerated) before this host's clock counts as behind
+START_AT_LEAD_TOLERANCE = 5.0
 
 
 class Options(object):
     def __init__(self, patterns, **kwargs):
-        unknown = set(kwargs) - set(DEFAULTS)
+        unknown = set(kwargs) - set(DEFAULTS) - set(START_AT_DEFAULTS)
         if unknown:
             raise TypeError('unknown options: %s' % ', '.join(sorted(unknown)))
-        values = dict(DEFAULTS)
+        values = dict(DEFAULTS, **START_AT_DEFAULTS)
         values.update((k, v) for k, v in kwargs.items() if v is not None)
         if isinstance(patterns, str):
             patterns = [patterns]
@@ -110,6 +115,12 @@ def validate(opts):
                                  % (group, ', '.join(_attach.CHOICES[group]), choice))
     if opts.start_at is not None:
         opts.start_at_epoch = parse_start_at(opts.start_at)
+    if opts.start_at_lead is not None:
+        if not _finite_number(opts.start_at_lead):
+            raise FuncCountError('start_at_lead must be a number of seconds, not %r.' % (opts.start_at_lead,))
+        if opts.start_at is None:
+            raise FuncCountError('start_at_lead is the lead start_at was planned with; set start_at too, or drop '
+                                 'start_at_lead.')
     if opts.pid is not None:
         if isinstance(opts.pid, bool) or not isinstance(opts.pid, int) or opts.pid <= 0:
             raise FuncCountError('pid must be a positive process id, not %r.' % (opts.pid,))
@@ -171,6 +182,24 @@ def parse_start_at(value):
         raise FuncCountError('start_at must be a UTC time in ISO 8601 such as 2026-12-06T18:00:00Z, or epoch '
                              'seconds, not %r.' % (value,))
     return epoch
+
+
+def check_clock(opts, now):
+    """Fail at once when start_at is further away than it was planned to be (start_at_lead): then this host's
+    clock is behind the controller's, and waiting for start_at would outlast the run's time limit."""
+    target = getattr(opts, 'start_at_epoch', None)
+    lead = opts.start_at_lead
+    if target is None or lead is None:
+        return
+    away = target - now
+    if away > float(lead) + START_AT_LEAD_TOLERANCE:
+        behind = away - float(lead)
+        raise FuncCountError(
+            'start_at %s is %.1f s away by this host\'s clock (%s), but it was planned %s s ahead: this host\'s '
+            'clock seems to be %.0f s behind the controller\'s. Nothing was attached; check the clocks of the '
+            'controller and this host (NTP).'
+            % (_result.iso(target), away, _result.iso(now), _format_number(float(lead)), behind),
+            behind_seconds=round(behind, 3))
 
 
 def check_host(opts, patterns):
@@ -239,6 +268,7 @@ class Engine(object):
     def run(self):
         t0 = self.clock.monotonic()
         probes, skipped, the_plan = self.prepare()
+        check_clock(self.opts, time.time())
         self.on_stage('resolved')
         compiled = None
         attacher = None

@@ -75,6 +75,14 @@ options:
       - Everything is attached first; the task fails when the instant has already passed by the time the host is
         ready, and the message says by how much, so that clock skew is visible.
     type: str
+  start_at_lead:
+    description:
+      - With O(start_at), how many seconds before O(start_at) the instant was chosen (the lead a fleet workflow
+        such as C(ebpf.bcc.sweep) planned). When O(start_at) is more than this plus 5 seconds away by the
+        host's clock, that clock must be behind the controller's, so the task fails at once, before anything is
+        attached, and says by how much, instead of waiting for an instant that comes too late.
+      - Without it, the task waits for O(start_at) however far away it is.
+    type: float
   interval:
     description:
       - When set, also return the counts of each consecutive interval of this many seconds within the window
@@ -490,6 +498,7 @@ ARGUMENT_SPEC = dict(
     duration=dict(type='float', default=10.0),
     interval=dict(type='float'),
     start_at=dict(type='str'),
+    start_at_lead=dict(type='float'),
     pid=dict(type='int'),
     cpu=dict(type='int'),
     max_probes=dict(type='int', default=1000),
@@ -601,7 +610,7 @@ def main():
         params['patterns'], regexp=params['regexp'], duration=params['duration'], interval=params['interval'],
         pid=params['pid'], cpu=params['cpu'], max_probes=params['max_probes'], missing=params['missing'],
         include_zero=params['include_zero'], attach=params['attach'], cookies=params['cookies'],
-        start_at=params['start_at'], overhead_limit=params['overhead_limit'],
+        start_at=params['start_at'], start_at_lead=params['start_at_lead'], overhead_limit=params['overhead_limit'],
         group_by=params['group_by'],
     )
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
