@@ -28,7 +28,8 @@ import time
 
 import pytest
 
-from sweephelp import COLLECTIONS, NO_BPF_PY, ROOT, Faults, SweepFleet, epoch, finish, read_report  # pylint: disable=import-error
+from sweephelp import (  # pylint: disable=import-error
+    COLLECTIONS, NO_BPF_PY, ROOT, Faults, SweepFleet, epoch, finish, kill_tree, read_report)
 
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration', 'engine'))
 from enginehelp import assert_nothing_attached, our_programs  # noqa: E402  pylint: disable=import-error,wrong-import-position
@@ -67,10 +68,20 @@ def faults_fleet(fleet, tmp_path_factory):
         pass
 
 
-def test_sweep_with_a_dying_host_skewed_clocks_a_non_root_user_and_bpf_refused(faults_fleet):
+@pytest.fixture
+def run_id(faults_fleet):
+    """The sweep's run id; afterwards, whatever the test found, the run's job directories are removed (shared-root
+    hosts share /run with this machine; the non-root host's is in its home, removed with the fleet's files)."""
+    sf = faults_fleet[0]
+    rid = 'faults-%d' % os.getpid()
+    yield rid
+    for host in sf.f.hosts:
+        shutil.rmtree(os.path.dirname(sf.status_file(rid, host.name)), ignore_errors=True)
+
+
+def test_sweep_with_a_dying_host_skewed_clocks_a_non_root_user_and_bpf_refused(faults_fleet, run_id):
     sf, faults, home = faults_fleet
     before = our_programs()
-    run_id = 'faults-%d' % os.getpid()
     report_dir = os.path.join(sf.work, 'reports')
     t0 = time.monotonic()
     proc = sf.start('ebpf.bcc.sweep', {
@@ -89,7 +100,7 @@ def test_sweep_with_a_dying_host_skewed_clocks_a_non_root_user_and_bpf_refused(f
         out = finish(proc)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            kill_tree(proc.pid)
             proc.wait()
     took = time.monotonic() - t0
     assert proc.returncode == 0, out
@@ -134,9 +145,7 @@ def test_sweep_with_a_dying_host_skewed_clocks_a_non_root_user_and_bpf_refused(f
     for host in GOOD + [AHEAD, BEHIND, NOBPF]:
         assert not os.path.exists(os.path.dirname(sf.status_file(run_id, host))), host
     assert [n for n in os.listdir(home) if n != '.ansible'] == [], os.listdir(home)
-    left = os.path.dirname(sf.status_file(run_id, DIES))
-    assert os.path.isdir(left)
-    shutil.rmtree(left)
+    assert os.path.isdir(os.path.dirname(sf.status_file(run_id, DIES)))
     print('sweep with faults: %.0f s; failed_hosts: %s' % (took, json.dumps(failed, indent=1)))
 
 
