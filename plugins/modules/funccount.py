@@ -20,7 +20,8 @@ description:
     set-up and teardown stay short whatever the number of probes.
   - Probes that match but cannot be attached (inlined, notrace, blacklisted, vanished) are skipped and
     listed with their reason instead of aborting the run; see O(missing).
-  - Nothing stays attached after the module returns, whether it succeeded or failed.
+  - Nothing stays attached after the module returns, whether it succeeded or failed. A run whose connection to
+    the controller drops (SIGHUP, or its output losing its reader, as without a pty) stops at once and detaches.
   - Counting never changes the host, so the task never reports a change.
 author:
   - ebpf.bcc developers (@ebpf-bcc)
