@@ -152,6 +152,15 @@ def _descendants(pid):
     return found
 
 
+def _kill_tree(pid):
+    """SIGKILL pid and every process under it, by pid (one may exit on its own meanwhile)."""
+    for member in [pid] + _descendants(pid):
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _ssh_clients(pid, address):
     """The ssh processes under pid that talk to address."""
     clients = []
@@ -187,19 +196,14 @@ def test_dropped_ssh_connection_mid_window(ssh_host, tmp_path, how):
         time.sleep(1)
         if pipelining:
             # the controller, its workers (each in a process group of its own) and their ssh: all at once
-            for pid in [proc.pid] + _descendants(proc.pid):
-                os.kill(pid, signal.SIGKILL)
+            _kill_tree(proc.pid)
         else:
             os.kill(clients[0], signal.SIGKILL)  # the connection: the kernel closes its socket
 
         # a generous bound, still far inside the 90 s window: the module stops because the connection dropped
         _wait_gone(status['pid'], 45)
     finally:
-        for pid in [proc.pid] + _descendants(proc.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill_tree(proc.pid)
         proc.communicate(timeout=120)
     final = _status(status_file)
     assert final['stage'] == 'failed', final
