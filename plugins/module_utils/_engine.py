@@ -24,6 +24,7 @@ import time
 from ansible_collections.ebpf.bcc.plugins.module_utils import _attach
 from ansible_collections.ebpf.bcc.plugins.module_utils import _bpfsys as bpfsys
 from ansible_collections.ebpf.bcc.plugins.module_utils import _host
+from ansible_collections.ebpf.bcc.plugins.module_utils import _leftovers
 from ansible_collections.ebpf.bcc.plugins.module_utils import _patterns as P
 from ansible_collections.ebpf.bcc.plugins.module_utils import _resolve
 from ansible_collections.ebpf.bcc.plugins.module_utils import _result
@@ -269,6 +270,8 @@ class Engine(object):
         t0 = self.clock.monotonic()
         probes, skipped, the_plan = self.prepare()
         check_clock(self.opts, time.time())
+        # legacy trace events that bcc tools killed earlier left behind (this engine makes none)
+        leftovers = _leftovers.remove_orphans(_host.tracefs())
         self.on_stage('resolved')
         compiled = None
         attacher = None
@@ -303,6 +306,7 @@ class Engine(object):
         facts['overhead_percent'] = window.overhead_percent
         facts['setup_seconds'] = round(setup_seconds, 4)
         facts['teardown_seconds'] = round(teardown_seconds, 4)
+        facts['leftovers'] = leftovers
         return _result.counted(self.opts, attached, skipped, window, facts)
 
     def _apply_missing(self, failed, attached, the_plan):

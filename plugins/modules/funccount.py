@@ -455,6 +455,34 @@ engine:
       type: float
       returned: when counting
       sample: 0.02
+    leftovers:
+      description:
+        - Legacy trace events found in tracefs C(kprobe_events) and C(uprobe_events) that bcc's tools
+          (C(funccount-bpfcc) and the rest, on kernels without the kprobe/uprobe PMU) made for a process that no
+          longer exists, and that this run removed before attaching. This module makes no such events.
+        - Entries of live processes, and entries not named as bcc names them (C(<p|r>_<target>_bcc_<pid>)), are
+          never touched.
+      type: list
+      elements: dict
+      returned: when counting
+      contains:
+        event:
+          description: C(group/name) of the event.
+          type: str
+        file:
+          description: The tracefs file it was listed in.
+          type: str
+        pid:
+          description: The process that made it.
+          type: int
+        removed:
+          description: Whether removing it worked.
+          type: bool
+        reason:
+          description: Why it was removed, and why removing failed if it did.
+          type: str
+      sample: [{"event": "kprobes/p_vfs_read_bcc_4242", "file": "/sys/kernel/tracing/kprobe_events", "pid": 4242,
+                "removed": true, "reason": "left by process 4242, which no longer exists"}]
   sample: {"bcc_version": "0.26.0", "kernel_release": "6.18.0", "setup_seconds": 0.41, "teardown_seconds": 0.02,
            "mechanisms": {"user": {"mechanism": "uprobe_multi", "identity": "cookie"}},
            "headers": {"kind": "exact", "path": "/lib/modules/6.18.0/build"}}
@@ -645,6 +673,10 @@ def main():
     if skipped and params['missing'] == 'warn':
         module.warn('%d matched probes were not counted (first: %s: %s); see skipped_probes.'
                     % (len(skipped), skipped[0]['probe'], skipped[0]['reason']))
+    removed = [item['event'] for item in result['engine'].get('leftovers', []) if item['removed']]
+    if removed:
+        module.warn('Removed %d trace events that bcc tools of processes that no longer exist had left in tracefs '
+                    '(first: %s); see engine.leftovers.' % (len(removed), removed[0]))
     if result.get('aborted'):
         module.warn('The window was stopped early: %s' % result['aborted']['reason'])
     facts = dict((k, v) for k, v in result.items() if k not in ('changed', 'skipped_probes'))

@@ -213,11 +213,11 @@ def test_max_probes_message():
     ('t:sched:sched_s', "Pattern 't:sched:sched_s' matches no tracepoint; list tracepoints under "
                         "/sys/kernel/tracing/events."),
     ('u:c:no_such', "Pattern 'u:c:no_such' matches no USDT probe in c (/fake/lib/libc.so.6); list its probes with "
-                     "\"readelf -n /fake/lib/libc.so.6\"."),
+                    "\"readelf -n /fake/lib/libc.so.6\"."),
     ('u:c:rtld:memory_sbrk_more', "Pattern 'u:c:rtld:memory_sbrk_more' matches no USDT probe in c "
                                   "(/fake/lib/libc.so.6); list its probes with \"readelf -n /fake/lib/libc.so.6\"."),
     ('u:c:lost', "Pattern 'u:c:lost' matches no USDT probe in c (/fake/lib/libc.so.6); list its probes with "
-                  "\"readelf -n /fake/lib/libc.so.6\"."),
+                 "\"readelf -n /fake/lib/libc.so.6\"."),
 ])
 def test_no_match_message(text, message):
     host = FakeHost(kernel=['schedule'] if text == 'vfs_read' else KERNEL)
