@@ -170,6 +170,17 @@ class Guest:
             )
         return res
 
+    def spawn(self, command: str, unit: str = None) -> str:
+        """Start a shell command in the guest that outlives this SSH connection; returns its unit name.
+
+        Each login to the guest's socket-activated sshd is an ssh@ service instance, and on bullseye
+        systemd kills what is left in it when the connection closes (`nohup ... &` does not escape
+        it), so a background process is started as a transient unit instead. Stop it with
+        `systemctl stop UNIT` (the guest's shutdown stops it too)."""
+        unit = unit or f"ebpf-bcc-spawn-{os.getpid()}-{int(time.time() * 1000)}"
+        self.ssh(shlex.join(["systemd-run", "--quiet", "--collect", "--unit", unit, "/bin/sh", "-c", command]))
+        return unit
+
     # ---- lifecycle ---------------------------------------------------------
     def _busy_state(self) -> dict | None:
         """The state of a guest that is running now (not a stale one), if any."""

@@ -212,6 +212,12 @@ def _configure(root: str, suite: config.Suite, pubkey: str) -> None:
         # Keywords all of OpenSSH 8.4 (bullseye) to 10 (trixie) accept.
         "PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n",
     )
+    if suite.ssh_per_connection:
+        # bullseye: what a login leaves running (nohup jobs, Ansible async tasks) must outlive it.
+        _write(
+            os.path.join(root, "etc/systemd/system/ssh@.service.d/90guest.conf"),
+            "[Service]\nKillMode=process\n",
+        )
     _write(os.path.join(root, "root/.ssh/authorized_keys"), pubkey, 0o600)
     os.chmod(os.path.join(root, "root/.ssh"), 0o700)
 

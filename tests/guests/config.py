@@ -70,6 +70,10 @@ class Suite:
     expected_kernel_prefix: str
     security_suite: str
     extra_packages: tuple = field(default=())
+    # Its ssh.socket has Accept=yes: one ssh@ service instance per connection, whose leftover
+    # processes systemd kills when the connection closes (background jobs, Ansible's async tasks).
+    # The image keeps them (KillMode=process for ssh@.service).
+    ssh_per_connection: bool = False
 
     @property
     def packages(self) -> tuple:
@@ -85,6 +89,8 @@ class Suite:
                 "initrd": sorted(INITRD_MODULES),
                 "size": IMAGE_SIZE,
                 "recipe": RECIPE_VERSION,
+                # only where it applies, so the other suites keep their images
+                **({"ssh_per_connection": "KillMode=process"} if self.ssh_per_connection else {}),
             },
             sort_keys=True,
         )
@@ -100,7 +106,7 @@ SUITES = {
     for s in (
         Suite("bookworm", "12", "6.1.", "bookworm-security"),
         Suite("trixie", "13", "6.12.", "trixie-security"),
-        Suite("bullseye", "11", "5.10.", "bullseye-security"),
+        Suite("bullseye", "11", "5.10.", "bullseye-security", ssh_per_connection=True),
     )
 }
 

@@ -4,6 +4,11 @@ Use from a conftest.py:
 
     from tests.guests.pytest_plugin import guest  # noqa: F401
 
+or, to boot each suite once for all the test modules of that directory (package
+scope; tests/integration/kernels does this):
+
+    guest = pytest_plugin.guest_per_directory
+
 By default `guest` is parametrized over the suites in EBPF_BCC_GUEST_SUITES
 (space or comma separated, "all" for every suite; default "bookworm"), so a
 module's tests run once per suite, one guest at a time. Pick suites for one
@@ -51,9 +56,8 @@ def _record(entry: dict) -> None:
         pass
 
 
-@pytest.fixture(scope="module", params=guest_suites())
-def guest(request):
-    """A booted guest (tests.guests.boot.Guest); shut down after the module."""
+def _booted(request):
+    """Boot request.param's guest, yield it, shut it down and record its timings."""
     if os.geteuid() != 0:
         pytest.skip("guests need root (image build, qemu, /var/cache/ebpf-bcc)")
     suite = request.param
@@ -71,6 +75,20 @@ def guest(request):
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
     )
+
+
+@pytest.fixture(scope="module", params=guest_suites())
+def guest(request):
+    """A booted guest (tests.guests.boot.Guest); shut down after the module."""
+    yield from _booted(request)
+
+
+@pytest.fixture(scope="package", params=guest_suites(), name="guest")
+def guest_per_directory(request):
+    """The same, booted once for every test module of a directory (its conftest imports it as `guest`).
+
+    pytest groups a directory's tests by suite, so each suite boots once for all of its modules."""
+    yield from _booted(request)
 
 
 def pytest_configure(config):

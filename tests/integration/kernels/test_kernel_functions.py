@@ -93,7 +93,9 @@ def run_playbook(guest, tasks, timeout=900):
 def start_workload(guest, start, calls, duration):
     script = base64.b64encode(WORKLOAD.encode()).decode()
     guest.ssh('echo %s | base64 -d > /tmp/fc-workload.py' % script)
-    guest.ssh('nohup python3 /tmp/fc-workload.py %f %d %f > /tmp/fc-workload.out 2>&1 &' % (start, calls, duration))
+    guest.ssh('rm -f /tmp/fc-workload.out')
+    # A transient unit: a background job of an SSH session dies with it on bullseye (see Guest.spawn).
+    guest.spawn('exec python3 /tmp/fc-workload.py %f %d %f > /tmp/fc-workload.out 2>&1' % (start, calls, duration))
     for _attempt in range(50):
         text = guest.ssh('cat /tmp/fc-workload.out', check=False).stdout.strip()
         if text.isdigit():
