@@ -15,6 +15,7 @@ Bytes are converted to text here and nowhere else.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -328,6 +329,24 @@ def _save_cached(headers, compiled):
         pass  # a cache is an optimisation: never fail a count for it
 
 
+def bpf_refused():
+    """A sentence when this process may not use bpf(2) at all, else None.
+
+    bcc creates the program's maps while it compiles, so a bpf() that the kernel refuses (a seccomp
+    filter, an LSM, a container without CAP_BPF) surfaces as a compile failure; one small map of our own
+    tells the two apart."""
+    try:
+        bpfsys.close(bpfsys.map_create(2, 4, 8, 1))  # BPF_MAP_TYPE_ARRAY, u32 -> u64, 1 entry
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.EACCES, errno.ENOSYS):
+            return ('The kernel refused the bpf() system call to this process: %s (%s); a seccomp filter, a '
+                    'security module (lockdown, SELinux, AppArmor) or missing capabilities (CAP_BPF, '
+                    'CAP_PERFMON) forbid BPF here. Run the count where BPF is allowed: as root on the host, not '
+                    'in a confined container or service.'
+                    % (os.strerror(exc.errno), errno.errorcode.get(exc.errno, exc.errno)))
+    return None
+
+
 def compile_program(nprobes):
     """Compile the counting program for ``nprobes`` counters; returns a Compiled.
 
@@ -357,6 +376,9 @@ def compile_program(nprobes):
         try:
             bpf = BPF(text=PROGRAM.encode(), cflags=cflags)
         except Exception as exc:  # bcc raises bare Exception
+            refused = bpf_refused()
+            if refused:
+                raise CompileError(refused)
             raise CompileError('bcc could not compile the counting program with the kernel headers at %s (%s); '
                                'install headers for this kernel with the ebpf.bcc.install role.'
                                % (headers['path'], str(exc).strip() or type(exc).__name__))
