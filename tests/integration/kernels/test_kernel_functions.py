@@ -155,8 +155,11 @@ def test_per_probe_kprobes_without_cookies(guest):
 
 def test_wildcards_skip_what_cannot_be_probed_and_count_the_rest(guest):
     calls = 50
+    # Without cookies (5.10) each of the ~450 functions gets a program of its own: loading them one by one
+    # under emulation took 90 s and more on a loaded machine, past the usual lead.
+    lead = 80.0 if expected(guest)['kernel'][1] == 'cookie' else 300.0
     result = count_in_guest(guest, {'patterns': ['vfs_*', 'tcp_*'], 'max_probes': 5000, 'include_zero': True},
-                            calls)
+                            calls, lead=lead)
     assert result.get('failed') is not True, result.get('msg')
     assert result['counts']['vfs_read'] == calls
     assert result['probes'] > 100
