@@ -80,3 +80,33 @@ def _reap(pids) -> None:
             os.waitpid(p, os.WNOHANG)
         except ChildProcessError:
             pass
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under pid (children, their children, ...), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as handle:
+                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL pid and every process under it, by pid (ansible-playbook's workers each lead a process group of
+    their own, so killing its group is not enough); one may exit on its own meanwhile."""
+    import signal
+    for member in [pid] + descendants(pid):
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -30,6 +30,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from tests.fleet.fleet import assert_local  # noqa: E402  pylint: disable=wrong-import-position
+from tests.fleet.util import descendants, kill_tree  # noqa: E402  pylint: disable=wrong-import-position
 from tests.fleet.pytest_plugin import fleet  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -134,37 +135,10 @@ def ssh_host(fleet, tmp_path_factory):
     return f, host, inventory
 
 
-def _descendants(pid):
-    children = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open('/proc/%s/stat' % entry) as handle:
-                    ppid = int(handle.read().rsplit(')', 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _kill_tree(pid):
-    """SIGKILL pid and every process under it, by pid (one may exit on its own meanwhile)."""
-    for member in [pid] + _descendants(pid):
-        try:
-            os.kill(member, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 def _ssh_clients(pid, address):
     """The ssh processes under pid that talk to address."""
     clients = []
-    for child in _descendants(pid):
+    for child in descendants(pid):
         try:
             with open('/proc/%d/cmdline' % child, 'rb') as handle:
                 argv = handle.read().decode(errors='replace').split('\0')
@@ -196,14 +170,14 @@ def test_dropped_ssh_connection_mid_window(ssh_host, tmp_path, how):
         time.sleep(1)
         if pipelining:
             # the controller, its workers (each in a process group of its own) and their ssh: all at once
-            _kill_tree(proc.pid)
+            kill_tree(proc.pid)
         else:
             os.kill(clients[0], signal.SIGKILL)  # the connection: the kernel closes its socket
 
         # a generous bound, still far inside the 90 s window: the module stops because the connection dropped
         _wait_gone(status['pid'], 45)
     finally:
-        _kill_tree(proc.pid)
+        kill_tree(proc.pid)
         proc.communicate(timeout=120)
     final = _status(status_file)
     assert final['stage'] == 'failed', final

@@ -24,6 +24,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from tests.fleet.fleet import assert_local  # noqa: E402  pylint: disable=wrong-import-position
+from tests.fleet.util import kill_tree  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COLLECTIONS = os.path.join(ROOT, 'build', 'collections')
@@ -328,28 +329,3 @@ class Faults(object):
 
     def cleanup(self):
         subprocess.run(['rm', '-rf', '--one-file-system', self.dir], check=False)
-
-
-def kill_tree(pid):
-    """SIGKILL process pid and every process under it, by pid (ansible-playbook's workers each lead a process group
-    of their own, so killing its group is not enough)."""
-    import signal
-    children = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open('/proc/%s/stat' % entry) as handle:
-                    ppid = int(handle.read().rsplit(')', 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    tree, todo = [pid], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            tree.append(child)
-            todo.append(child)
-    for member in tree:
-        try:
-            os.kill(member, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
